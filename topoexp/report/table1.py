@@ -1,0 +1,175 @@
+"""TopoAE Table 1 from run directories: mean ± std over seeds beside the paper's values.
+
+``python -m topoexp.report.table1 --dataset spheres --runs multirun/spheres --out results/spheres``
+collects every completed run below ``--runs`` (``metrics.json`` + ``config.yaml``), aggregates per
+method over seeds (``np.std`` with ddof=0, as the original tables), and writes ``table.md``,
+``table.csv``, ``runs.csv``, a latent-space figure (one panel per method, the first seed) and
+``provenance.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from topoexp import io
+from topoexp.report.figures import plt, scatter_latents
+
+METRICS = ("kl_0.01", "kl_0.1", "kl_1", "mrre", "cont", "trust", "rmse", "data_mse")
+METHOD_ORDER = ("isomap", "pca", "tsne", "umap", "ae", "topoae", "topopca")
+LABELS = {
+    "isomap": "Isomap",
+    "pca": "PCA",
+    "tsne": "t-SNE",
+    "umap": "UMAP",
+    "ae": "AE",
+    "topoae": "TopoAE",
+    "topopca": "TopoPCA",
+}
+TOLERANCE = 0.20  # cells further than ±20 % from the paper are flagged
+
+
+def collect_runs(runs_dir: Path) -> pd.DataFrame:
+    """One row per completed run: method, dataset, seed, run directory and its metrics."""
+    rows = []
+    for metrics_file in sorted(runs_dir.rglob("metrics.json")):
+        run_dir = metrics_file.parent
+        status = json.loads((run_dir / "status.json").read_text()) if (run_dir / "status.json").exists() else {}
+        if status.get("status", "completed") != "completed":
+            continue
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+        metrics = json.loads(metrics_file.read_text())
+        rows.append(
+            {"method": cfg["method"], "dataset": cfg["dataset"]["name"], "seed": cfg["seed"], "run_dir": str(run_dir), **metrics}
+        )
+    if not rows:
+        raise FileNotFoundError(f"no completed runs (metrics.json + status completed) below {runs_dir}")
+    return pd.DataFrame(rows)
+
+
+def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and population std (ddof=0) per method for every metric present."""
+    present = [m for m in METRICS if m in runs]
+    grouped = runs.groupby("method")[present]
+    mean = grouped.mean().add_suffix("_mean")
+    std = grouped.agg(lambda s: float(np.std(s.dropna(), ddof=0)) if s.notna().any() else np.nan).add_suffix("_std")
+    n = runs.groupby("method").size().rename("n_seeds")
+    table = pd.concat([mean, std, n], axis=1)
+    order = [m for m in METHOD_ORDER if m in table.index] + [m for m in table.index if m not in METHOD_ORDER]
+    return table.loc[order]
+
+
+def _fmt(value: float) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:.3g}" if abs(value) >= 1 else f"{value:.4f}" if abs(value) >= 0.01 else f"{value:.5f}"
+
+
+def compare(table: pd.DataFrame, reference: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Long table: method, metric, ours (mean, std), paper, relative deviation, flag."""
+    ref = reference[reference["dataset"] == dataset].set_index("method")
+    rows = []
+    for method in table.index:
+        for metric in METRICS:
+            if f"{metric}_mean" not in table:
+                continue
+            ours = table.loc[method, f"{metric}_mean"]
+            paper = ref.loc[method, metric] if method in ref.index and metric in ref else np.nan
+            rel = (ours - paper) / abs(paper) if np.isfinite(paper) and paper != 0 and np.isfinite(ours) else np.nan
+            rows.append(
+                {
+                    "method": method,
+                    "metric": metric,
+                    "ours_mean": ours,
+                    "ours_std": table.loc[method, f"{metric}_std"],
+                    "paper": paper,
+                    "rel_dev": rel,
+                    "outside_20pct": bool(np.isfinite(rel) and abs(rel) > TOLERANCE),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def markdown(table: pd.DataFrame, long: pd.DataFrame) -> str:
+    """Markdown table: each cell ``ours ± std (paper)``, flagged with † beyond ±20 %."""
+    metrics = [m for m in METRICS if f"{m}_mean" in table]
+    header = "| method | seeds | " + " | ".join(metrics) + " |"
+    lines = [header, "|" + "---|" * (len(metrics) + 2)]
+    indexed = long.set_index(["method", "metric"])
+    for method in table.index:
+        cells = []
+        for metric in metrics:
+            row = indexed.loc[(method, metric)]
+            if not np.isfinite(row.ours_mean) and not np.isfinite(row.paper):
+                cells.append("–")
+                continue
+            flag = " †" if row.outside_20pct else ""
+            cells.append(f"{_fmt(row.ours_mean)} ± {_fmt(row.ours_std)} ({_fmt(row.paper)}){flag}")
+        lines.append(f"| {LABELS.get(method, method)} | {int(table.loc[method, 'n_seeds'])} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Cells: ours mean ± std over seeds (paper's value); † more than ±20 % from the paper.")
+    return "\n".join(lines) + "\n"
+
+
+def latent_figure(runs: pd.DataFrame, title: str):  # noqa: ANN201 - matplotlib Figure
+    """One panel per method (its first seed), like the paper's Figure 3."""
+    methods = [m for m in METHOD_ORDER if m in set(runs["method"])]
+    fig, axes = plt.subplots(1, len(methods), figsize=(2.6 * len(methods), 2.8))
+    axes = np.atleast_1d(axes)
+    for ax, method in zip(axes, methods, strict=True):
+        first = runs[runs["method"] == method].sort_values("seed").iloc[0]
+        latents = np.load(Path(first["run_dir"]) / "latents.npz")
+        scatter_latents(ax, latents["latents"], latents["labels"], LABELS.get(method, method))
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def build(dataset: str, runs_dir: Path, out_dir: Path, reference_csv: Path | None) -> pd.DataFrame:
+    runs = collect_runs(runs_dir)
+    runs = runs[runs["dataset"] == dataset]
+    table = aggregate(runs)
+    reference = pd.read_csv(reference_csv) if reference_csv and reference_csv.exists() else pd.DataFrame(columns=["dataset", "method"])
+    long = compare(table, reference, dataset)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    io.write_text(out_dir / "table.md", markdown(table, long))
+    io.write_text(out_dir / "table.csv", long.to_csv(index=False))
+    io.write_text(out_dir / "runs.csv", runs.drop(columns=["run_dir"]).to_csv(index=False))
+    io.save_figure(out_dir / "latents.png", latent_figure(runs, f"{dataset}: test latents (first seed)"), dpi=150)
+    io.write_json(
+        out_dir / "provenance.json",
+        {"git_commit": _git_commit(), "runs_dir": str(runs_dir), "n_runs": len(runs), "seeds": sorted(set(runs["seed"]))},
+    )
+    return long
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--runs", type=Path, required=True, help="directory searched for run directories")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--reference", type=Path, default=None, help="paper table CSV")
+    args = parser.parse_args(argv)
+    long = build(args.dataset, args.runs, args.out, args.reference)
+    print((args.out / "table.md").read_text())
+    flagged = long[long["outside_20pct"]]
+    if len(flagged):
+        print(f"{len(flagged)} cells outside ±20 % of the paper:")
+        print(flagged[["method", "metric", "ours_mean", "paper", "rel_dev"]].to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
