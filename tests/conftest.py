@@ -27,3 +27,49 @@ def shared_dir() -> Path:
 def reference_dir(shared_dir: Path) -> Path:
     """The papers' tables and test vectors."""
     return shared_dir / "reference"
+
+
+CONF_DIR = REPO_ROOT / "conf"
+
+#: Overrides that shrink SPHERES and training so a whole run takes a second or two.
+TINY = [
+    "dataset.n_samples=20",
+    "dataset.d=10",
+    "trainer.max_epochs=3",
+    "trainer.batch_size=16",
+    "trainer.progress=false",
+    "evaluator.k_min=2",
+    "evaluator.k_max=10",
+    "evaluator.k_step=2",
+    "evaluator.plot=false",
+    "logger=none",
+]
+
+
+def compose(overrides: list[str], output_dir: Path | None = None):  # noqa: ANN201 - DictConfig
+    """Compose the real config from ``conf/`` the way ``python -m topoexp`` does."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from topoexp.config.schema import register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    extra = []
+    if output_dir is not None:
+        extra = [f"paths.output_dir={output_dir}", f"paths.root_dir={output_dir}"]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = hydra_compose("config", overrides=[*overrides, *extra])
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path: Path):  # noqa: ANN201 - factory of DictConfig
+    """Factory: the tiny SPHERES config with extra overrides, writing into ``tmp_path``."""
+
+    def make(*overrides: str, output_dir: Path | None = None):  # noqa: ANN202
+        return compose([*TINY, *overrides], output_dir or tmp_path / "run")
+
+    return make

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from dataclasses import fields
+
 from omegaconf import DictConfig
 
+from topoexp.config import schema
 from topoexp.config.schema import AUTOENCODERS, BASELINES
 
 
@@ -37,6 +40,35 @@ def _get(cfg: DictConfig, key: str) -> object:
     for part in key.split("."):
         node = node[part]  # type: ignore[index]
     return node
+
+
+def _schema_for(group: str, node: DictConfig) -> type | None:
+    name = node.get("name")
+    if group == "dataset":
+        return schema.SpheresConf if name == "spheres" else schema.ImageDatasetConf
+    if group == "model":
+        by_name = {"pca": schema.PCAConf, "tsne": schema.TSNEConf, "umap": schema.UMAPConf,
+                   "isomap": schema.IsomapConf}
+        return by_name.get(name, schema.AutoencoderConf)
+    if group == "loss":
+        return schema.SignatureLossConf if name == "signature" else schema.NoLossConf
+    return {"trainer": schema.TrainerConf, "evaluator": schema.EvaluatorConf,
+            "logger": schema.LoggerConf, "paths": schema.PathsConf}.get(group)
+
+
+def _check_keys(cfg: DictConfig) -> None:
+    """Keys added with ``+key=value`` bypass the schema at composition; catch them here."""
+    root = {f.name for f in fields(schema.Config)}
+    for key in cfg:
+        _require(key in root, str(key), f"unknown top-level key; known: {', '.join(sorted(root))}")
+    for group in ("dataset", "model", "loss", "trainer", "evaluator", "logger", "paths"):
+        node_schema = _schema_for(group, cfg[group])
+        if node_schema is None:
+            continue
+        known = {f.name for f in fields(node_schema)}
+        for key in cfg[group]:
+            _require(key in known, f"{group}.{key}",
+                     f"unknown key for {node_schema.__name__}; known: {', '.join(sorted(known))}")
 
 
 def _check_dataset(cfg: DictConfig) -> None:
@@ -112,6 +144,7 @@ def _check_logger(cfg: DictConfig) -> None:
 
 
 CHECKS: tuple[Callable[[DictConfig], None], ...] = (
+    _check_keys,
     _check_dataset,
     _check_model,
     _check_trainer,

@@ -1,0 +1,85 @@
+"""The composed configuration: defaults, experiments, and errors that name the key."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from tests.conftest import CONF_DIR, compose
+from topoexp.config.validate import ConfigError, validate
+
+EXPERIMENTS = sorted(p.relative_to(CONF_DIR / "experiment").with_suffix("").as_posix()
+                     for p in (CONF_DIR / "experiment").rglob("*.yaml"))
+
+
+def test_default_run_is_spheres_topoae_table1(tmp_path):
+    default = compose([], tmp_path)
+    explicit = compose(["+experiment=spheres/topoae"], tmp_path)
+    assert default.method == "topoae" and default.dataset.name == "spheres"
+    assert default.loss.lam == pytest.approx(0.433577)
+    assert default.trainer.batch_size == 28 and default.trainer.lr == pytest.approx(2.72684e-4)
+    # identical jobs (the experiment only adds the W&B group)
+    a, b = OmegaConf.to_container(default), OmegaConf.to_container(explicit)
+    a["logger"].pop("group"), b["logger"].pop("group")
+    assert a == b
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_experiment_composes_and_validates(name, tmp_path):
+    cfg = compose([f"+experiment={name}"], tmp_path)
+    validate(cfg)
+
+
+@pytest.mark.parametrize(
+    ("method", "batch", "lr", "lam"),
+    [("ae", 84, 6.40628e-4, None), ("topoae", 28, 2.72684e-4, 0.433577), ("topopca", 24, 2.98911e-3, 1.714954)],
+)
+def test_spheres_best_hyperparameters(method, batch, lr, lam, tmp_path):
+    cfg = compose([f"+experiment=spheres/{method}"], tmp_path)
+    assert (cfg.trainer.batch_size, cfg.trainer.lr) == (batch, lr)
+    assert cfg.trainer.fit_on == "fit" and cfg.evaluator.data_mse == "last_epoch"
+    assert (cfg.loss.get("lam")) == lam
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("trainer.batchsize=3", "batchsize"),
+        ("trainer.batch_size=abc", "trainer.batch_size"),
+        ("loss.lam=oops", "loss.lam"),
+    ],
+)
+def test_wrong_key_or_type_fails_at_composition_naming_the_key(override, key, tmp_path):
+    with pytest.raises(ConfigCompositionException) as info:
+        compose([override], tmp_path)
+    message = str(info.value) + str(info.value.__cause__)
+    assert key in message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["loss.lam=-0.1"], "loss.lam"),
+        (["trainer.batch_size=1"], "trainer.batch_size"),
+        (["trainer.lr=0"], "trainer.lr"),
+        (["+trainer.foo=1"], "trainer.foo"),
+        (["+bogus=1"], "bogus"),
+        (["+model.perplexity=30"], "model.perplexity"),
+        (["loss.match_edges=diagonal"], "loss.match_edges"),
+        (["trainer.fit_on=everything"], "trainer.fit_on"),
+        (["evaluator.k_min=300"], "evaluator.k_min"),
+        (["+experiment=spheres/tsne", "model.perplexity=-5"], "model.perplexity"),
+        (["+experiment=spheres/pca", "loss=signature"], "loss.name"),
+    ],
+)
+def test_invalid_values_fail_validation_naming_the_key(overrides, key, tmp_path):
+    cfg = compose(overrides, tmp_path)
+    with pytest.raises(ConfigError) as info:
+        validate(cfg)
+    assert info.value.key == key
+    assert key in str(info.value)
+
+
+def test_batch_of_one_allowed_without_topological_loss(tmp_path):
+    validate(compose(["+experiment=spheres/ae", "trainer.batch_size=1"], tmp_path))

@@ -1,0 +1,120 @@
+"""Whole runs on a tiny SPHERES: outputs, failure handling, resume, W&B offline."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from topoexp.run import run
+from topoexp.sinks.base import NullSink
+from topoexp.training.loop import NonFiniteLossError
+
+NLDR_KEYS = {"kl_0.001", "kl_0.01", "kl_0.1", "kl_1", "kl_10", "mrre", "trust", "cont", "rmse"}
+
+
+def test_topoae_run_writes_the_run_directory(tiny_cfg, tmp_path):
+    cfg = tiny_cfg("evaluator.plot=true")
+    metrics = run(cfg)
+    out = tmp_path / "run"
+    assert NLDR_KEYS | {"data_mse"} <= set(metrics)
+    assert json.loads((out / "metrics.json").read_text()) == pytest.approx(metrics)
+    assert json.loads((out / "status.json").read_text())["status"] == "completed"
+    latents = np.load(out / "latents.npz")
+    assert latents["latents"].shape == (40, 2)
+    np.testing.assert_array_equal(latents["indices"], np.arange(40))
+    assert (out / "latents.png").stat().st_size > 0
+    assert (out / "checkpoints" / "best.pt").exists() and (out / "checkpoints" / "last.pt").exists()
+    assert (out / "config.yaml").read_text().count("lam: 0.433577") == 1
+    # data_mse=last_epoch: the test reconstruction error logged at the last epoch
+    history = json.loads((out / "history.json").read_text())
+    assert metrics["data_mse"] == pytest.approx(history[-1]["test/reconstruction_error"])
+
+
+def test_cpu_runs_are_bit_reproducible(tiny_cfg, tmp_path):
+    a = run(tiny_cfg(output_dir=tmp_path / "a"))
+    b = run(tiny_cfg(output_dir=tmp_path / "b"))
+    assert a == b
+
+
+def test_pca_baseline_on_train_part_with_data_mse(tiny_cfg, tmp_path):
+    metrics = run(tiny_cfg("+experiment=spheres/pca"))
+    assert NLDR_KEYS | {"data_mse"} <= set(metrics)
+    assert 0 < metrics["data_mse"] < 1.5
+
+
+def test_tsne_evaluates_a_train_subsample_of_test_size(tiny_cfg, tmp_path):
+    run(tiny_cfg("+experiment=spheres/tsne", "model.perplexity=5", "model.max_iter=250"))
+    latents = np.load(tmp_path / "run" / "latents.npz")
+    assert latents["latents"].shape == (40, 2)
+    assert str(latents["split"]) == "train"
+    assert len(set(latents["indices"].tolist())) == 40 and latents["indices"].max() < 306
+
+
+def test_invalid_config_fails_before_anything_is_written(tiny_cfg, tmp_path):
+    from topoexp.config.validate import ConfigError
+
+    with pytest.raises(ConfigError, match="loss.lam"):
+        run(tiny_cfg("loss.lam=-1"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_nan_loss_stops_keeps_last_good_checkpoint_and_marks_failed(tiny_cfg, tmp_path, monkeypatch):
+    from topoexp.models.topoae import TopologicallyRegularizedAE
+
+    original = TopologicallyRegularizedAE.loss
+    calls = {"n": 0}
+
+    def poisoned(self, x):
+        total, parts = original(self, x)
+        calls["n"] += 1
+        if self.training and calls["n"] > 40:  # during the second epoch
+            total = total * float("nan")
+        return total, parts
+
+    monkeypatch.setattr(TopologicallyRegularizedAE, "loss", poisoned)
+    with pytest.raises(NonFiniteLossError, match="non-finite loss"):
+        run(tiny_cfg())
+    out = tmp_path / "run"
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "failed" and "NonFiniteLossError" in status["error"]
+    last = torch.load(out / "checkpoints" / "last.pt", weights_only=False)
+    assert last["loop"]["epoch"] == 1  # the last completed, finite epoch
+    assert all(torch.isfinite(v).all() for v in last["model"].values() if v.is_floating_point())
+    assert not (out / "metrics.json").exists()
+
+
+def test_interrupted_run_resumes_to_identical_metrics(tiny_cfg, tmp_path, monkeypatch):
+    reference = run(tiny_cfg("trainer.max_epochs=4", output_dir=tmp_path / "uninterrupted"))
+
+    def interrupt(self, record):
+        if record["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(NullSink, "log_epoch", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny_cfg("trainer.max_epochs=4", output_dir=tmp_path / "resumed"))
+    assert json.loads((tmp_path / "resumed" / "status.json").read_text())["status"] == "failed"
+    monkeypatch.undo()
+    resumed = run(tiny_cfg("trainer.max_epochs=4", "trainer.resume=true", output_dir=tmp_path / "resumed"))
+    assert resumed == reference
+
+
+def test_resume_without_checkpoint_names_the_path(tiny_cfg):
+    with pytest.raises(FileNotFoundError, match="last.pt"):
+        run(tiny_cfg("trainer.resume=true"))
+
+
+def test_wandb_offline_run_holds_config_and_metrics(tiny_cfg, tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    metrics = run(tiny_cfg("logger=wandb", "logger.mode=auto", "evaluator.plot=true"))
+    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    assert list(runs[0].glob("run-*.wandb"))
+    summary = json.loads((runs[0] / "files" / "wandb-summary.json").read_text())
+    assert summary["final/kl_0.1"] == pytest.approx(metrics["kl_0.1"])
+    assert summary["epoch"] == 2
