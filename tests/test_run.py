@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.wandb_records import read_run
 from topoexp.run import run
 from topoexp.sinks.base import NullSink
 from topoexp.training.loop import NonFiniteLossError
@@ -112,9 +113,11 @@ def test_wandb_offline_run_holds_config_and_metrics(tiny_cfg, tmp_path, monkeypa
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.setenv("WANDB_SILENT", "true")
     metrics = run(tiny_cfg("logger=wandb", "logger.mode=auto", "evaluator.plot=true"))
-    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(runs) == 1
-    assert list(runs[0].glob("run-*.wandb"))
-    summary = json.loads((runs[0] / "files" / "wandb-summary.json").read_text())
-    assert summary["final/kl_0.1"] == pytest.approx(metrics["kl_0.1"])
-    assert summary["epoch"] == 2
+    record = read_run(runs[0])
+    assert record["config"]["loss"]["lam"] == pytest.approx(0.433577)
+    assert record["summary"]["final/kl_0.1"] == pytest.approx(metrics["kl_0.1"])
+    epochs = [row for row in record["history"] if "val/loss" in row]
+    assert [row["epoch"] for row in epochs] == [0, 1, 2]
+    assert any(key.startswith("figures/latents") for row in record["history"] for key in row)

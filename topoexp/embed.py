@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from topoexp.data.base import DataSplits, as_arrays
+from topoexp.models.baselines import has_inverse, has_transform
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,13 @@ def embed_baseline(estimator, data: DataSplits, split: str, seed: int) -> Embedd
     seeded subsample of the training part of the split's size (spec §3.1)."""
     X_train, y_train = as_arrays(data.train)
     X_eval, y_eval = as_arrays(data.split(split))
-    if not hasattr(estimator, "transform"):
+    if not has_transform(estimator):
         Z_train = estimator.fit_transform(X_train)
         idx = np.random.RandomState(seed).permutation(len(X_train))[: len(X_eval)]
         return Embedding(X_train[idx], Z_train[idx], y_train[idx], idx, "train")
     estimator.fit(X_train)
     Z = estimator.transform(X_eval)
     mse = None
-    if hasattr(estimator, "inverse_transform"):
+    if has_inverse(estimator):
         mse = float(np.mean((X_eval - estimator.inverse_transform(Z)) ** 2))
     return Embedding(X_eval, np.asarray(Z), y_eval, np.arange(len(X_eval)), split, mse)

@@ -23,7 +23,7 @@ from topoexp import io
 from topoexp.config.validate import validate
 from topoexp.data import load_dataset
 from topoexp.embed import Embedding, embed_autoencoder, embed_baseline
-from topoexp.evaluation import nldr_metrics
+from topoexp.evaluation.nldr import nldr_metrics
 from topoexp.models.factory import build_baseline, build_model, is_baseline
 from topoexp.report.figures import latent_scatter
 from topoexp.sinks import Sink, make_sink

@@ -67,6 +67,7 @@ class TSNEConf:
     learning_rate: float = 200.0
     max_iter: int = 1500
     init: str = "random"
+    lr_convention: str = "bhtsne"  # learning_rate as MulticoreTSNE/bhtsne read it (4× sklearn's)
     n_jobs: int = 2
 
 

@@ -93,6 +93,7 @@ def _check_model(cfg: DictConfig) -> None:
         _require(m.perplexity > 0, "model.perplexity", f"must be > 0, got {m.perplexity}")
         _require(m.learning_rate > 0, "model.learning_rate", f"must be > 0, got {m.learning_rate}")
         _require(m.max_iter >= 250, "model.max_iter", f"must be ≥ 250, got {m.max_iter}")
+        _one_of(cfg, "model.lr_convention", ("bhtsne", "sklearn"))
     if m.name in ("umap", "isomap"):
         _require(m.n_neighbors >= 2, "model.n_neighbors", f"must be ≥ 2, got {m.n_neighbors}")
     if m.name == "umap":

@@ -109,11 +109,12 @@ def train(
         running = 0.0
         for step, (x, _) in enumerate(loader):
             loss, _parts = model.loss(x)
-            _check_finite(float(loss), f"at epoch {epoch}, step {step}", checkpoint_dir)
+            value = loss.item()
+            _check_finite(value, f"at epoch {epoch}, step {step}", checkpoint_dir)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            running += float(loss)
+            running += value
         record: dict[str, float] = {"epoch": epoch, "train/loss": running / len(loader)}
         record.update({f"val/{k}": v for k, v in average_loss(model, validation, config.batch_size).items()})
         if test is not None:
