@@ -46,7 +46,7 @@ TINY = [
 ]
 
 
-def compose(overrides: list[str], output_dir: Path | None = None):  # noqa: ANN201 - DictConfig
+def compose(overrides: list[str], output_dir: Path | None = None):
     """Compose the real config from ``conf/`` the way ``python -m topoexp`` does."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
@@ -66,10 +66,10 @@ def compose(overrides: list[str], output_dir: Path | None = None):  # noqa: ANN2
 
 
 @pytest.fixture
-def tiny_cfg(tmp_path: Path):  # noqa: ANN201 - factory of DictConfig
+def tiny_cfg(tmp_path: Path):
     """Factory: the tiny SPHERES config with extra overrides, writing into ``tmp_path``."""
 
-    def make(*overrides: str, output_dir: Path | None = None):  # noqa: ANN202
+    def make(*overrides: str, output_dir: Path | None = None):
         return compose([*TINY, *overrides], output_dir or tmp_path / "run")
 
     return make

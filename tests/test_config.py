@@ -9,8 +9,10 @@ from omegaconf import OmegaConf
 from tests.conftest import CONF_DIR, compose
 from topoexp.config.validate import ConfigError, validate
 
-EXPERIMENTS = sorted(p.relative_to(CONF_DIR / "experiment").with_suffix("").as_posix()
-                     for p in (CONF_DIR / "experiment").rglob("*.yaml"))
+EXPERIMENTS = sorted(
+    p.relative_to(CONF_DIR / "experiment").with_suffix("").as_posix()
+    for p in (CONF_DIR / "experiment").rglob("*.yaml")
+)
 
 
 def test_default_run_is_spheres_topoae_table1(tmp_path):
@@ -33,7 +35,11 @@ def test_every_experiment_composes_and_validates(name, tmp_path):
 
 @pytest.mark.parametrize(
     ("method", "batch", "lr", "lam"),
-    [("ae", 84, 6.40628e-4, None), ("topoae", 28, 2.72684e-4, 0.433577), ("topopca", 24, 2.98911e-3, 1.714954)],
+    [
+        ("ae", 84, 6.40628e-4, None),
+        ("topoae", 28, 2.72684e-4, 0.433577),
+        ("topopca", 24, 2.98911e-3, 1.714954),
+    ],
 )
 def test_spheres_best_hyperparameters(method, batch, lr, lam, tmp_path):
     cfg = compose([f"+experiment=spheres/{method}"], tmp_path)

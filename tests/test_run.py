@@ -57,12 +57,14 @@ def test_tsne_evaluates_a_train_subsample_of_test_size(tiny_cfg, tmp_path):
 def test_invalid_config_fails_before_anything_is_written(tiny_cfg, tmp_path):
     from topoexp.config.validate import ConfigError
 
-    with pytest.raises(ConfigError, match="loss.lam"):
+    with pytest.raises(ConfigError, match=r"loss\.lam"):
         run(tiny_cfg("loss.lam=-1"))
     assert not (tmp_path / "run").exists()
 
 
-def test_nan_loss_stops_keeps_last_good_checkpoint_and_marks_failed(tiny_cfg, tmp_path, monkeypatch):
+def test_nan_loss_stops_keeps_last_good_checkpoint_and_marks_failed(
+    tiny_cfg, tmp_path, monkeypatch
+):
     from topoexp.models.topoae import TopologicallyRegularizedAE
 
     original = TopologicallyRegularizedAE.loss
@@ -99,12 +101,14 @@ def test_interrupted_run_resumes_to_identical_metrics(tiny_cfg, tmp_path, monkey
         run(tiny_cfg("trainer.max_epochs=4", output_dir=tmp_path / "resumed"))
     assert json.loads((tmp_path / "resumed" / "status.json").read_text())["status"] == "failed"
     monkeypatch.undo()
-    resumed = run(tiny_cfg("trainer.max_epochs=4", "trainer.resume=true", output_dir=tmp_path / "resumed"))
+    resumed = run(
+        tiny_cfg("trainer.max_epochs=4", "trainer.resume=true", output_dir=tmp_path / "resumed")
+    )
     assert resumed == reference
 
 
 def test_resume_without_checkpoint_names_the_path(tiny_cfg):
-    with pytest.raises(FileNotFoundError, match="last.pt"):
+    with pytest.raises(FileNotFoundError, match=r"last\.pt"):
         run(tiny_cfg("trainer.resume=true"))
 
 

@@ -44,7 +44,7 @@ def read_run(path: Path) -> dict:
     """Config, history rows and summary of an offline run file, values JSON-decoded."""
     from wandb.proto import wandb_internal_pb2 as pb
 
-    def items(entries) -> dict:  # noqa: ANN001 - protobuf repeated field
+    def items(entries) -> dict:
         return {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in entries}
 
     data = path.read_bytes()

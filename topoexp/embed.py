@@ -25,7 +25,9 @@ class Embedding:
 
 
 @torch.no_grad()
-def encode_split(model: torch.nn.Module, dataset: Dataset, batch_size: int) -> tuple[np.ndarray, float]:
+def encode_split(
+    model: torch.nn.Module, dataset: Dataset, batch_size: int
+) -> tuple[np.ndarray, float]:
     """Latents of ``dataset`` in eval mode and the exact mean squared reconstruction error."""
     model.eval()
     latents, squared_error, n_values = [], 0.0, 0
@@ -37,14 +39,16 @@ def encode_split(model: torch.nn.Module, dataset: Dataset, batch_size: int) -> t
     return np.concatenate(latents), squared_error / n_values
 
 
-def embed_autoencoder(model: torch.nn.Module, data: DataSplits, split: str, batch_size: int) -> Embedding:
+def embed_autoencoder(
+    model: torch.nn.Module, data: DataSplits, split: str, batch_size: int
+) -> Embedding:
     dataset = data.split(split)
     X, y = as_arrays(dataset)
     Z, mse = encode_split(model, dataset, batch_size)
     return Embedding(X=X, latents=Z, labels=y, indices=np.arange(len(X)), split=split, data_mse=mse)
 
 
-def embed_baseline(estimator, data: DataSplits, split: str, seed: int) -> Embedding:  # noqa: ANN001
+def embed_baseline(estimator, data: DataSplits, split: str, seed: int) -> Embedding:
     """Fit on the training part; transform ``split``, or, without a transform (t-SNE), embed a
     seeded subsample of the training part of the split's size (spec §3.1)."""
     X_train, y_train = as_arrays(data.train)

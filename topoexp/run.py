@@ -44,7 +44,7 @@ def configure_torch(cfg: DictConfig) -> None:
     torch.use_deterministic_algorithms(cfg.trainer.deterministic, warn_only=True)
 
 
-def _fit_autoencoder(cfg: DictConfig, data, output_dir: Path, sink: Sink) -> tuple[Embedding, dict]:  # noqa: ANN001
+def _fit_autoencoder(cfg: DictConfig, data, output_dir: Path, sink: Sink) -> tuple[Embedding, dict]:
     model = build_model(cfg, data.input_shape)
     t = cfg.trainer
     state = train(
@@ -76,7 +76,12 @@ def _fit_autoencoder(cfg: DictConfig, data, output_dir: Path, sink: Sink) -> tup
 def _evaluate(cfg: DictConfig, embedding: Embedding, extra: dict) -> dict[str, float]:
     e = cfg.evaluator
     metrics = nldr_metrics(
-        embedding.X, embedding.latents, sigmas=tuple(e.sigmas), k_min=e.k_min, k_max=e.k_max, k_step=e.k_step
+        embedding.X,
+        embedding.latents,
+        sigmas=tuple(e.sigmas),
+        k_min=e.k_min,
+        k_max=e.k_max,
+        k_step=e.k_step,
     )
     if embedding.data_mse is not None:
         metrics["data_mse"] = embedding.data_mse
@@ -84,7 +89,9 @@ def _evaluate(cfg: DictConfig, embedding: Embedding, extra: dict) -> dict[str, f
     return {k: float(v) for k, v in metrics.items()}
 
 
-def _write_outputs(output_dir: Path, embedding: Embedding, metrics: dict, plot: bool, title: str) -> dict:
+def _write_outputs(
+    output_dir: Path, embedding: Embedding, metrics: dict, plot: bool, title: str
+) -> dict:
     io.write_json(output_dir / "metrics.json", metrics)
     io.write_npz(
         output_dir / "latents.npz",

@@ -1,7 +1,7 @@
 """Structured-config schemas: every key, its type and its default.
 
-Hydra merges each YAML file of ``conf/`` onto the schema its ``defaults`` names, so an unknown key or
-a value of the wrong type fails at composition time with the full key in the message. Constraints
+Hydra merges each YAML file of ``conf/`` onto the schema its ``defaults`` names, so an unknown key
+or a value of the wrong type fails at composition time with the full key in the message. Constraints
 between values (λ ≥ 0, batch size ≥ 2 with a topological loss, ...) are checked by
 :func:`topoexp.config.validate.validate` before anything is built.
 """

@@ -7,7 +7,6 @@ the offending key named.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-
 from dataclasses import fields
 
 from omegaconf import DictConfig
@@ -47,13 +46,21 @@ def _schema_for(group: str, node: DictConfig) -> type | None:
     if group == "dataset":
         return schema.SpheresConf if name == "spheres" else schema.ImageDatasetConf
     if group == "model":
-        by_name = {"pca": schema.PCAConf, "tsne": schema.TSNEConf, "umap": schema.UMAPConf,
-                   "isomap": schema.IsomapConf}
+        by_name = {
+            "pca": schema.PCAConf,
+            "tsne": schema.TSNEConf,
+            "umap": schema.UMAPConf,
+            "isomap": schema.IsomapConf,
+        }
         return by_name.get(name, schema.AutoencoderConf)
     if group == "loss":
         return schema.SignatureLossConf if name == "signature" else schema.NoLossConf
-    return {"trainer": schema.TrainerConf, "evaluator": schema.EvaluatorConf,
-            "logger": schema.LoggerConf, "paths": schema.PathsConf}.get(group)
+    return {
+        "trainer": schema.TrainerConf,
+        "evaluator": schema.EvaluatorConf,
+        "logger": schema.LoggerConf,
+        "paths": schema.PathsConf,
+    }.get(group)
 
 
 def _check_keys(cfg: DictConfig) -> None:
@@ -67,15 +74,26 @@ def _check_keys(cfg: DictConfig) -> None:
             continue
         known = {f.name for f in fields(node_schema)}
         for key in cfg[group]:
-            _require(key in known, f"{group}.{key}",
-                     f"unknown key for {node_schema.__name__}; known: {', '.join(sorted(known))}")
+            _require(
+                key in known,
+                f"{group}.{key}",
+                f"unknown key for {node_schema.__name__}; known: {', '.join(sorted(known))}",
+            )
 
 
 def _check_dataset(cfg: DictConfig) -> None:
     ds = cfg.dataset
-    _require(0.0 < ds.val_fraction < 1.0, "dataset.val_fraction", f"must lie in (0, 1), got {ds.val_fraction}")
+    _require(
+        0.0 < ds.val_fraction < 1.0,
+        "dataset.val_fraction",
+        f"must lie in (0, 1), got {ds.val_fraction}",
+    )
     if ds.name == "spheres":
-        _require(0.0 < ds.test_fraction < 1.0, "dataset.test_fraction", f"must lie in (0, 1), got {ds.test_fraction}")
+        _require(
+            0.0 < ds.test_fraction < 1.0,
+            "dataset.test_fraction",
+            f"must lie in (0, 1), got {ds.test_fraction}",
+        )
         _require(ds.n_samples >= 1, "dataset.n_samples", f"must be ≥ 1, got {ds.n_samples}")
         _require(ds.n_spheres >= 2, "dataset.n_spheres", f"must be ≥ 2, got {ds.n_spheres}")
         _require(ds.d >= 1, "dataset.d", f"must be ≥ 1, got {ds.d}")
@@ -88,7 +106,11 @@ def _check_model(cfg: DictConfig) -> None:
     _require(m.get("n_components", m.get("latent_dim", 2)) >= 1, "model", "latent size must be ≥ 1")
     if m.name in AUTOENCODERS:
         _require(m.latent_dim >= 1, "model.latent_dim", f"must be ≥ 1, got {m.latent_dim}")
-        _require(all(h >= 1 for h in m.hidden), "model.hidden", f"sizes must be ≥ 1, got {list(m.hidden)}")
+        _require(
+            all(h >= 1 for h in m.hidden),
+            "model.hidden",
+            f"sizes must be ≥ 1, got {list(m.hidden)}",
+        )
     if m.name == "tsne":
         _require(m.perplexity > 0, "model.perplexity", f"must be > 0, got {m.perplexity}")
         _require(m.learning_rate > 0, "model.learning_rate", f"must be > 0, got {m.learning_rate}")
@@ -134,7 +156,11 @@ def _check_evaluator(cfg: DictConfig) -> None:
     e = cfg.evaluator
     _one_of(cfg, "evaluator.split", ("test", "validation"))
     _one_of(cfg, "evaluator.data_mse", ("last_epoch", "best"))
-    _require(1 <= e.k_min <= e.k_max, "evaluator.k_min", f"need 1 ≤ k_min ≤ k_max, got {e.k_min}, {e.k_max}")
+    _require(
+        1 <= e.k_min <= e.k_max,
+        "evaluator.k_min",
+        f"need 1 ≤ k_min ≤ k_max, got {e.k_min}, {e.k_max}",
+    )
     _require(e.k_step >= 1, "evaluator.k_step", f"must be ≥ 1, got {e.k_step}")
     _require(all(s > 0 for s in e.sigmas), "evaluator.sigmas", f"must be > 0, got {list(e.sigmas)}")
 

@@ -19,7 +19,8 @@ def train_test_indices(n: int, test_fraction: float, seed: int) -> tuple[np.ndar
 
 
 def validation_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Permutation split: the first ``floor((1 - val_fraction) n)`` indices train, the rest validate.
+    """Permutation split: the first ``floor((1 - val_fraction) n)`` indices train, the rest
+    validate.
 
     Mirrors the original ``split_validation`` with a ``RandomState`` seeded by the run seed.
     """

@@ -22,7 +22,9 @@ def build_autoencoder(model_cfg: DictConfig, input_shape: tuple[int, ...]) -> Au
     if model_cfg.name == "mlp":
         if len(input_shape) != 1:
             raise ValueError(f"model.name=mlp needs vector data, got input shape {input_shape}")
-        return MLPAutoencoder(input_dim=input_shape[0], hidden=hidden, latent_dim=model_cfg.latent_dim)
+        return MLPAutoencoder(
+            input_dim=input_shape[0], hidden=hidden, latent_dim=model_cfg.latent_dim
+        )
     if model_cfg.name == "deep":
         return DeepAE(input_shape=input_shape, hidden=hidden, latent_dim=model_cfg.latent_dim)
     if model_cfg.name == "linear":
@@ -48,7 +50,7 @@ def build_model(cfg: DictConfig, input_shape: tuple[int, ...]) -> nn.Module:
     )
 
 
-def build_baseline(model_cfg: DictConfig, seed: int):  # noqa: ANN201 - sklearn estimator
+def build_baseline(model_cfg: DictConfig, seed: int):
     params = OmegaConf.to_container(model_cfg, resolve=True)
     assert isinstance(params, dict)
     name = params.pop("name")

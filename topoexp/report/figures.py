@@ -5,21 +5,28 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 
 def scatter_latents(ax: Axes, latents: np.ndarray, labels: np.ndarray, title: str = "") -> None:
-    """Scatter 2-D latents coloured by class, the largest class (SPHERES' big sphere) drawn first."""
+    """Scatter 2-D latents coloured by class; the largest class (the big sphere) is drawn first."""
     classes, counts = np.unique(labels, return_counts=True)
     cmap = plt.get_cmap("tab20" if len(classes) > 10 else "tab10")
     for rank, cls in enumerate(classes[np.argsort(-counts, kind="stable")]):
         mask = labels == cls
         colour = cmap(int(np.searchsorted(classes, cls)) % cmap.N)
-        ax.scatter(latents[mask, 0], latents[mask, 1], s=2, color=colour, alpha=0.6 if rank == 0 else 0.9,
-                   linewidths=0, label=str(int(cls)) if float(cls).is_integer() else str(cls))
+        ax.scatter(
+            latents[mask, 0],
+            latents[mask, 1],
+            s=2,
+            color=colour,
+            alpha=0.6 if rank == 0 else 0.9,
+            linewidths=0,
+            label=str(int(cls)) if float(cls).is_integer() else str(cls),
+        )
     ax.set_title(title, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])

@@ -40,16 +40,28 @@ def collect_runs(runs_dir: Path) -> pd.DataFrame:
     rows = []
     for metrics_file in sorted(runs_dir.rglob("metrics.json")):
         run_dir = metrics_file.parent
-        status = json.loads((run_dir / "status.json").read_text()) if (run_dir / "status.json").exists() else {}
+        status = (
+            json.loads((run_dir / "status.json").read_text())
+            if (run_dir / "status.json").exists()
+            else {}
+        )
         if status.get("status", "completed") != "completed":
             continue
         cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
         metrics = json.loads(metrics_file.read_text())
         rows.append(
-            {"method": cfg["method"], "dataset": cfg["dataset"]["name"], "seed": cfg["seed"], "run_dir": str(run_dir), **metrics}
+            {
+                "method": cfg["method"],
+                "dataset": cfg["dataset"]["name"],
+                "seed": cfg["seed"],
+                "run_dir": str(run_dir),
+                **metrics,
+            }
         )
     if not rows:
-        raise FileNotFoundError(f"no completed runs (metrics.json + status completed) below {runs_dir}")
+        raise FileNotFoundError(
+            f"no completed runs (metrics.json + status completed) below {runs_dir}"
+        )
     return pd.DataFrame(rows)
 
 
@@ -58,17 +70,27 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
     present = [m for m in METRICS if m in runs]
     grouped = runs.groupby("method")[present]
     mean = grouped.mean().add_suffix("_mean")
-    std = grouped.agg(lambda s: float(np.std(s.dropna(), ddof=0)) if s.notna().any() else np.nan).add_suffix("_std")
+    std = grouped.agg(
+        lambda s: float(np.std(s.dropna(), ddof=0)) if s.notna().any() else np.nan
+    ).add_suffix("_std")
     n = runs.groupby("method").size().rename("n_seeds")
     table = pd.concat([mean, std, n], axis=1)
-    order = [m for m in METHOD_ORDER if m in table.index] + [m for m in table.index if m not in METHOD_ORDER]
+    order = [m for m in METHOD_ORDER if m in table.index] + [
+        m for m in table.index if m not in METHOD_ORDER
+    ]
     return table.loc[order]
 
 
 def _fmt(value: float) -> str:
     if value is None or not np.isfinite(value):
         return "–"
-    return f"{value:.3g}" if abs(value) >= 1 else f"{value:.4f}" if abs(value) >= 0.01 else f"{value:.5f}"
+    return (
+        f"{value:.3g}"
+        if abs(value) >= 1
+        else f"{value:.4f}"
+        if abs(value) >= 0.01
+        else f"{value:.5f}"
+    )
 
 
 def compare(table: pd.DataFrame, reference: pd.DataFrame, dataset: str) -> pd.DataFrame:
@@ -81,7 +103,11 @@ def compare(table: pd.DataFrame, reference: pd.DataFrame, dataset: str) -> pd.Da
                 continue
             ours = table.loc[method, f"{metric}_mean"]
             paper = ref.loc[method, metric] if method in ref.index and metric in ref else np.nan
-            rel = (ours - paper) / abs(paper) if np.isfinite(paper) and paper != 0 and np.isfinite(ours) else np.nan
+            rel = (
+                (ours - paper) / abs(paper)
+                if np.isfinite(paper) and paper != 0 and np.isfinite(ours)
+                else np.nan
+            )
             rows.append(
                 {
                     "method": method,
@@ -111,13 +137,19 @@ def markdown(table: pd.DataFrame, long: pd.DataFrame) -> str:
                 continue
             flag = " †" if row.outside_20pct else ""
             cells.append(f"{_fmt(row.ours_mean)} ± {_fmt(row.ours_std)} ({_fmt(row.paper)}){flag}")
-        lines.append(f"| {LABELS.get(method, method)} | {int(table.loc[method, 'n_seeds'])} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {LABELS.get(method, method)} | {int(table.loc[method, 'n_seeds'])} | "
+            + " | ".join(cells)
+            + " |"
+        )
     lines.append("")
-    lines.append("Cells: ours mean ± std over seeds (paper's value); † more than ±20 % from the paper.")
+    lines.append(
+        "Cells: ours mean ± std over seeds (paper's value); † more than ±20 % from the paper."
+    )
     return "\n".join(lines) + "\n"
 
 
-def latent_figure(runs: pd.DataFrame, title: str):  # noqa: ANN201 - matplotlib Figure
+def latent_figure(runs: pd.DataFrame, title: str):
     """One panel per method (its first seed), like the paper's Figure 3."""
     methods = [m for m in METHOD_ORDER if m in set(runs["method"])]
     fig, axes = plt.subplots(1, len(methods), figsize=(2.6 * len(methods), 2.8))
@@ -133,7 +165,9 @@ def latent_figure(runs: pd.DataFrame, title: str):  # noqa: ANN201 - matplotlib 
 
 def _git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -142,16 +176,29 @@ def build(dataset: str, runs_dir: Path, out_dir: Path, reference_csv: Path | Non
     runs = collect_runs(runs_dir)
     runs = runs[runs["dataset"] == dataset]
     table = aggregate(runs)
-    reference = pd.read_csv(reference_csv) if reference_csv and reference_csv.exists() else pd.DataFrame(columns=["dataset", "method"])
+    reference = (
+        pd.read_csv(reference_csv)
+        if reference_csv and reference_csv.exists()
+        else pd.DataFrame(columns=["dataset", "method"])
+    )
     long = compare(table, reference, dataset)
     out_dir.mkdir(parents=True, exist_ok=True)
     io.write_text(out_dir / "table.md", markdown(table, long))
     io.write_text(out_dir / "table.csv", long.to_csv(index=False))
     io.write_text(out_dir / "runs.csv", runs.drop(columns=["run_dir"]).to_csv(index=False))
-    io.save_figure(out_dir / "latents.png", latent_figure(runs, f"{dataset}: test latents (first seed)"), dpi=150)
+    io.save_figure(
+        out_dir / "latents.png",
+        latent_figure(runs, f"{dataset}: test latents (first seed)"),
+        dpi=150,
+    )
     io.write_json(
         out_dir / "provenance.json",
-        {"git_commit": _git_commit(), "runs_dir": str(runs_dir), "n_runs": len(runs), "seeds": sorted(set(runs["seed"]))},
+        {
+            "git_commit": _git_commit(),
+            "runs_dir": str(runs_dir),
+            "n_runs": len(runs),
+            "seeds": sorted(set(runs["seed"])),
+        },
     )
     return long
 
@@ -159,7 +206,9 @@ def build(dataset: str, runs_dir: Path, out_dir: Path, reference_csv: Path | Non
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True)
-    parser.add_argument("--runs", type=Path, required=True, help="directory searched for run directories")
+    parser.add_argument(
+        "--runs", type=Path, required=True, help="directory searched for run directories"
+    )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--reference", type=Path, default=None, help="paper table CSV")
     args = parser.parse_args(argv)

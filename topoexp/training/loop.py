@@ -116,10 +116,16 @@ def train(
             optimizer.step()
             running += value
         record: dict[str, float] = {"epoch": epoch, "train/loss": running / len(loader)}
-        record.update({f"val/{k}": v for k, v in average_loss(model, validation, config.batch_size).items()})
+        record.update(
+            {f"val/{k}": v for k, v in average_loss(model, validation, config.batch_size).items()}
+        )
         if test is not None:
-            record.update({f"test/{k}": v for k, v in average_loss(model, test, config.batch_size).items()})
-        _check_finite(record["val/loss"], f"on the validation split at epoch {epoch}", checkpoint_dir)
+            record.update(
+                {f"test/{k}": v for k, v in average_loss(model, test, config.batch_size).items()}
+            )
+        _check_finite(
+            record["val/loss"], f"on the validation split at epoch {epoch}", checkpoint_dir
+        )
 
         if record["val/loss"] < state.best_val:
             state.best_val, state.best_epoch, state.bad_epochs = record["val/loss"], epoch, 0

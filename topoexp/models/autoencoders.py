@@ -1,0 +1,138 @@
+"""Deterministic autoencoders of the TopoAE paper (spec `topoae_protocol.md` §2.1).
+
+All use PyTorch's default initialisation and the mean squared error over all elements of the batch
+(``nn.MSELoss()``) as reconstruction loss.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+
+class Autoencoder(nn.Module):
+    """An encoder/decoder pair trained on the reconstruction error alone (the "Vanilla" AE).
+
+    Subclasses only build ``encoder`` and ``decoder``; the objective lives here so that every
+    model exposes the same ``loss(x) -> (total, components)`` to the training loop.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.latent_dim = latent_dim
+        self._mse = nn.MSELoss()
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Map a batch of inputs to latent codes of shape ``(B, latent_dim)``."""
+        return self.encoder(x)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Map latent codes back to the input shape."""
+        return self.decoder(z)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Return ``(x_hat, z)``."""
+        z = self.encode(x)
+        return self.decode(z), z
+
+    def reconstruction_loss(self, x: Tensor) -> Tensor:
+        """Mean squared error between ``x`` and its reconstruction (one encoder pass)."""
+        x_hat, _ = self(x)
+        return self._mse(x_hat, x)
+
+    def loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """Training objective: the reconstruction error, plus its logged components."""
+        recon = self.reconstruction_loss(x)
+        value = float(recon.detach())
+        return recon, {"loss.autoencoder": value, "reconstruction_error": value}
+
+
+def _flat_dim(input_shape: Sequence[int]) -> int:
+    return math.prod(int(s) for s in input_shape)
+
+
+class MLPAutoencoder(Autoencoder):
+    """MLPAutoencoder_Spheres: ``Linear → BatchNorm1d → ReLU`` (BN before ReLU), linear output.
+
+    Default: encoder 101→32→32→2, decoder 2→32→32→101 (hidden sizes mirrored).
+    """
+
+    def __init__(
+        self, input_dim: int = 101, hidden: Sequence[int] = (32, 32), latent_dim: int = 2
+    ) -> None:
+        hidden = tuple(int(h) for h in hidden)
+        super().__init__(
+            encoder=self._stack([int(input_dim), *hidden, latent_dim]),
+            decoder=self._stack([latent_dim, *reversed(hidden), int(input_dim)]),
+            latent_dim=latent_dim,
+        )
+        self.input_dim = int(input_dim)
+        self.hidden = hidden
+
+    @staticmethod
+    def _stack(sizes: Sequence[int]) -> nn.Sequential:
+        layers: list[nn.Module] = []
+        for d_in, d_out in itertools.pairwise(sizes[:-1]):
+            layers += [nn.Linear(d_in, d_out), nn.BatchNorm1d(d_out), nn.ReLU()]
+        layers.append(nn.Linear(sizes[-2], sizes[-1]))
+        return nn.Sequential(*layers)
+
+
+class DeepAE(Autoencoder):
+    """DeepAE for images: ``Linear → ReLU → BatchNorm1d`` blocks (BN AFTER ReLU).
+
+    Encoder: flatten → D→1000→500→250→latent. Decoder: latent→250→500→1000→D → reshape to
+    ``input_shape`` → Tanh (images live in [−1, 1]).
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (1, 28, 28),
+        hidden: Sequence[int] = (1000, 500, 250),
+        latent_dim: int = 2,
+    ) -> None:
+        shape = tuple(int(s) for s in input_shape)
+        d = _flat_dim(shape)
+        enc_sizes = [d, *(int(h) for h in hidden)]
+        dec_sizes = [latent_dim, *reversed(enc_sizes[1:])]
+        encoder = nn.Sequential(nn.Flatten(), *self._blocks(enc_sizes))
+        encoder.append(nn.Linear(enc_sizes[-1], latent_dim))
+        decoder = nn.Sequential(*self._blocks(dec_sizes))
+        decoder.extend([nn.Linear(dec_sizes[-1], d), nn.Unflatten(1, shape), nn.Tanh()])
+        super().__init__(encoder=encoder, decoder=decoder, latent_dim=latent_dim)
+        self.input_shape = shape
+        self.hidden = tuple(enc_sizes[1:])
+
+    @staticmethod
+    def _blocks(sizes: Sequence[int]) -> list[nn.Module]:
+        layers: list[nn.Module] = []
+        for d_in, d_out in itertools.pairwise(sizes):
+            layers += [nn.Linear(d_in, d_out), nn.ReLU(), nn.BatchNorm1d(d_out)]
+        return layers
+
+
+class LinearAE(Autoencoder):
+    """Linear autoencoder without any activation ("TopoPCA" with the topological loss).
+
+    ``input_shape=(101,)`` gives LinearAE_Spheres (``Linear(101, 2)`` / ``Linear(2, 101)``);
+    an image shape ``(C, H, W)`` adds flatten before the encoder and a reshape after the decoder.
+    """
+
+    def __init__(self, input_shape: Sequence[int] = (101,), latent_dim: int = 2) -> None:
+        shape = tuple(int(s) for s in input_shape)
+        d = _flat_dim(shape)
+        encoder = nn.Sequential(nn.Linear(d, latent_dim))
+        decoder = nn.Sequential(nn.Linear(latent_dim, d))
+        if len(shape) > 1:
+            encoder.insert(0, nn.Flatten())
+            decoder.append(nn.Unflatten(1, shape))
+        super().__init__(encoder=encoder, decoder=decoder, latent_dim=latent_dim)
+        self.input_shape = shape
+
+
+__all__ = ["Autoencoder", "DeepAE", "LinearAE", "MLPAutoencoder"]

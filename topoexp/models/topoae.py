@@ -1,0 +1,141 @@
+"""Topologically regularised autoencoder (TopoAE / TopoPCA), spec `topoae_protocol.md` §2.3."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Literal, get_args
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from topoexp.models.autoencoders import Autoencoder
+
+if TYPE_CHECKING:
+    from topoexp.losses.signature import SignatureLoss
+
+DataNorm = Literal["auto", "batch_max", "image_max", "none"]
+
+# Signature diagnostics -> the names the original code logs.
+_DIAGNOSTIC_NAMES = {
+    "matched_pairs_0d": "metrics.matched_pairs_0D",
+    "distance1_2": "metrics.distance1-2",
+    "distance2_1": "metrics.distance2-1",
+}
+
+
+def pairwise_distances(x: Tensor) -> Tensor:
+    """Euclidean distance matrix of the rows of ``x`` (``B×D``), ``B×B``.
+
+    Computed directly (no ``‖a‖²+‖b‖²−2ab`` expansion), so the diagonal and duplicate points are
+    exactly 0 and their gradient is 0 rather than NaN, as with ``torch.norm(x_i − x_j)``.
+    """
+    return torch.cdist(x, x, p=2.0, compute_mode="donot_use_mm_for_euclid_dist")
+
+
+class TopologicallyRegularizedAE(nn.Module):
+    """An autoencoder trained on ``MSE + λ · signature(D_X, D_Z)``.
+
+    Args:
+        autoencoder: the wrapped model (MLPAutoencoder → TopoAE, LinearAE → TopoPCA, ...).
+        lam: weight λ of the topological error.
+        signature: the topological error between two distance matrices (``SignatureLoss``).
+        data_norm: how ``D_X`` is normalised. ``"auto"`` is the original code: a 4-D image batch
+            ``(B, C, H, W)`` is divided by ``sqrt(2²·C·H·W)`` (the largest distance in [−1, 1]^D,
+            56 for MNIST), any other batch by the largest distance in the batch.
+            ``"image_max"`` / ``"batch_max"`` force one rule (``image_max`` uses the number of
+            features of any shape); ``"none"`` keeps raw distances.
+        encode_twice: ``True`` reproduces the original QUIRK: the reconstruction is computed by
+            calling the autoencoder again, so the encoder runs twice per step and its batch-norm
+            running statistics are updated twice. ``False`` decodes the latent codes already
+            computed (one encoder pass).
+
+    ``latent_norm`` is a learnable scalar (initialised to 1) dividing ``D_Z``; it is a regular
+    parameter, so the optimiser and its weight decay apply to it.
+    """
+
+    def __init__(
+        self,
+        autoencoder: Autoencoder,
+        lam: float,
+        signature: SignatureLoss,
+        data_norm: DataNorm = "auto",
+        encode_twice: bool = True,
+    ) -> None:
+        super().__init__()
+        if data_norm not in get_args(DataNorm):
+            raise ValueError(f"data_norm must be one of {get_args(DataNorm)}, got {data_norm!r}")
+        self.autoencoder = autoencoder
+        self.lam = float(lam)
+        self.signature = signature
+        self.data_norm: DataNorm = data_norm
+        self.encode_twice = bool(encode_twice)
+        self.latent_norm = nn.Parameter(torch.tensor(1.0))
+
+    @property
+    def latent_dim(self) -> int:
+        """Dimension of the latent space of the wrapped autoencoder."""
+        return self.autoencoder.latent_dim
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Latent codes of ``x`` (delegates to the autoencoder)."""
+        return self.autoencoder.encode(x)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Reconstruction from latent codes (delegates to the autoencoder)."""
+        return self.autoencoder.decode(z)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Return ``(x_hat, z)`` of the wrapped autoencoder."""
+        return self.autoencoder(x)
+
+    def data_scale(self, x: Tensor, d_x: Tensor) -> Tensor | float:
+        """The divisor applied to the input distance matrix ``d_x`` of batch ``x``."""
+        mode = self.data_norm
+        if mode == "auto":
+            mode = "image_max" if x.dim() == 4 else "batch_max"
+        if mode == "image_max":
+            return math.sqrt(4.0 * math.prod(x.shape[1:]))
+        if mode == "batch_max":
+            # Guard only the degenerate all-identical batch (0/0); otherwise exactly max(D_X).
+            return d_x.max().clamp_min(torch.finfo(d_x.dtype).tiny)
+        return 1.0
+
+    def distances(self, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        """Normalised ``(D_X, D_Z)`` for a batch and its latent codes (steps 2–4)."""
+        d_x = pairwise_distances(x.flatten(1))
+        d_x = d_x / self.data_scale(x, d_x)
+        d_z = pairwise_distances(z.flatten(1)) / self.latent_norm
+        return d_x, d_z
+
+    def loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """Total loss ``MSE + λ · topo`` of batch ``x`` and its logged components (floats)."""
+        z = self.autoencoder.encode(x)
+        d_x, d_z = self.distances(x, z)
+        x_hat = self.autoencoder(x)[0] if self.encode_twice else self.autoencoder.decode(z)
+        recon = F.mse_loss(x_hat, x)
+        topo, diagnostics = self.signature(d_x, d_z)
+        total = recon + self.lam * topo
+        names = [_DIAGNOSTIC_NAMES.get(key, f"metrics.{key}") for key in diagnostics]
+        logged = [
+            recon,
+            topo,
+            *(torch.as_tensor(v, device=recon.device) for v in diagnostics.values()),
+        ]
+        # One device→host transfer for all logged values.
+        recon_value, topo_value, *diag_values = torch.stack(
+            [v.detach().to(recon.dtype).reshape(()) for v in logged]
+        ).tolist()
+        components = {
+            "loss.autoencoder": recon_value,
+            "loss.topo_error": topo_value,
+            "reconstruction_error": recon_value,
+            **dict(zip(names, diag_values, strict=True)),
+        }
+        return total, components
+
+    def extra_repr(self) -> str:
+        return f"lam={self.lam}, data_norm={self.data_norm!r}, encode_twice={self.encode_twice}"
+
+
+__all__ = ["DataNorm", "TopologicallyRegularizedAE", "pairwise_distances"]
