@@ -125,3 +125,8 @@ def test_wandb_offline_run_holds_config_and_metrics(tiny_cfg, tmp_path, monkeypa
     epochs = [row for row in record["history"] if "val/loss" in row]
     assert [row["epoch"] for row in epochs] == [0, 1, 2]
     assert any(key.startswith("figures/latents") for row in record["history"] for key in row)
+
+
+def test_batch_larger_than_validation_split_is_a_clear_error(tiny_cfg):
+    with pytest.raises(ValueError, match=r"trainer\.batch_size=84 exceeds the 54 validation"):
+        run(tiny_cfg("+experiment=spheres/ae"))

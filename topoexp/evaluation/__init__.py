@@ -1,0 +1,1 @@
+"""Evaluators: pure functions from (data, latents) to flat metric dicts."""

@@ -81,10 +81,12 @@ def train(
     loader = DataLoader(
         fit_data, batch_size=config.batch_size, shuffle=True, drop_last=True, generator=generator
     )
-    if len(loader) == 0:
-        raise ValueError(
-            f"trainer.batch_size={config.batch_size} exceeds the {len(fit_data)} training samples"
-        )
+    for name, split in (("training", fit_data), ("validation", validation)):
+        if len(split) < config.batch_size:
+            raise ValueError(
+                f"trainer.batch_size={config.batch_size} exceeds the {len(split)} {name} samples; "
+                "batches drop the last incomplete one, so no full batch would remain"
+            )
     state = LoopState()
     if config.resume:
         if not (checkpoint_dir / LAST).exists():
