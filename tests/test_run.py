@@ -129,4 +129,4 @@ def test_wandb_offline_run_holds_config_and_metrics(tiny_cfg, tmp_path, monkeypa
 
 def test_batch_larger_than_validation_split_is_a_clear_error(tiny_cfg):
     with pytest.raises(ValueError, match=r"trainer\.batch_size=84 exceeds the 54 validation"):
-        run(tiny_cfg("+experiment=spheres/ae"))
+        run(tiny_cfg("+experiment=spheres/ae", "trainer.batch_size=84"))
