@@ -39,7 +39,7 @@ format: install
 
 bench: install  ## benchmarks, each a ratio against a peer measured in the same run
 	$(PY) benchmarks/bench_pairing.py --json results/bench/pairing.json
-	$(PY) benchmarks/bench_evaluation.py --json results/bench/evaluation.json
+	$(PY) benchmarks/bench_evaluation.py --mnist-root $(TOPOEXP_DATA_DIR) --embedding pca --json results/bench/evaluation.json
 	$(PY) benchmarks/bench_diagrams.py --json results/bench/diagrams.json
 
 SPHERES_METHODS := pca isomap tsne umap ae topoae topopca
