@@ -72,6 +72,17 @@ def test_wrong_key_or_type_fails_at_composition_naming_the_key(override, key, tm
         (["+trainer.foo=1"], "trainer.foo"),
         (["+bogus=1"], "bogus"),
         (["+model.perplexity=30"], "model.perplexity"),
+        (["model.batchnorm=middle"], "model.batchnorm"),
+        (["dataset=mnist", "dataset.name=mnits"], "dataset.name"),
+        (["dataset=mnist", "dataset.transform=sharpen"], "dataset.transform"),
+        (
+            ["evaluator.diagrams.enabled=true", "evaluator.diagrams.distances=[energy]"],
+            "evaluator.diagrams.distances",
+        ),
+        (
+            ["evaluator.diagrams.enabled=true", "evaluator.diagrams.normalisations=[p200]"],
+            "evaluator.diagrams.normalisations",
+        ),
         (["loss.match_edges=diagonal"], "loss.match_edges"),
         (["trainer.fit_on=everything"], "trainer.fit_on"),
         (["evaluator.k_min=300"], "evaluator.k_min"),

@@ -130,3 +130,11 @@ def test_wandb_offline_run_holds_config_and_metrics(tiny_cfg, tmp_path, monkeypa
 def test_batch_larger_than_validation_split_is_a_clear_error(tiny_cfg):
     with pytest.raises(ValueError, match=r"trainer\.batch_size=84 exceeds the 54 validation"):
         run(tiny_cfg("+experiment=spheres/ae", "trainer.batch_size=84"))
+
+
+def test_diagram_distances_are_flat_metrics_with_plots(tiny_cfg, tmp_path):
+    metrics = run(tiny_cfg("+experiment=spheres/pca", "evaluator.diagrams.enabled=true"))
+    for key in ("bottleneck_h0", "sliced_wasserstein_h1_maxnorm", "wasserstein1_h0_p50"):
+        assert np.isfinite(metrics[key])
+    assert (tmp_path / "run" / "diagrams_raw.png").exists()
+    assert (tmp_path / "run" / "diagrams_maxnorm.png").exists()

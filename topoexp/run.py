@@ -23,6 +23,8 @@ from topoexp import io
 from topoexp.config.validate import validate
 from topoexp.data import load_dataset
 from topoexp.embed import Embedding, embed_autoencoder, embed_baseline
+from topoexp.evaluation.diagram_plots import plot_diagrams
+from topoexp.evaluation.diagrams import cloud_diagrams, diagram_metrics, subsample_indices
 from topoexp.evaluation.nldr import nldr_metrics
 from topoexp.models.factory import build_baseline, build_model, is_baseline
 from topoexp.report.figures import latent_scatter
@@ -61,6 +63,7 @@ def _fit_autoencoder(cfg: DictConfig, data, output_dir: Path, sink: Sink) -> tup
             seed=cfg.seed,
             resume=t.resume,
             progress=t.progress,
+            reload_best=t.reload_best,
         ),
         checkpoint_dir=output_dir / "checkpoints",
         on_epoch=sink.log_epoch,
@@ -73,7 +76,36 @@ def _fit_autoencoder(cfg: DictConfig, data, output_dir: Path, sink: Sink) -> tup
     return embedding, extra
 
 
-def _evaluate(cfg: DictConfig, embedding: Embedding, extra: dict) -> dict[str, float]:
+def _diagram_evaluation(cfg: DictConfig, embedding: Embedding) -> tuple[dict, dict]:
+    """Diagram distances (flat keys) and the data-vs-latent diagram figures (raw and maxnorm)."""
+    d = cfg.evaluator.diagrams
+    metrics = diagram_metrics(
+        embedding.X,
+        embedding.latents,
+        dims=tuple(d.dims),
+        distances=tuple(d.distances),
+        normalisations=tuple(d.normalisations),
+        n_directions=d.n_directions,
+        subsample_size=d.subsample_size,
+        n_subsamples=d.n_subsamples,
+        seed=d.seed,
+        essential=d.essential,
+    )
+    figures = {}
+    if d.plot:
+        rows = subsample_indices(len(embedding.X), d.subsample_size, 1, d.seed)[0]
+        maxdim = max(d.dims)
+        data = cloud_diagrams(embedding.X[rows], maxdim, ("raw", "maxnorm"))
+        latent = cloud_diagrams(embedding.latents[rows], maxdim, ("raw", "maxnorm"))
+        for norm in ("raw", "maxnorm"):
+            figures[f"diagrams_{norm}"] = plot_diagrams(
+                data.normalised(norm), latent.normalised(norm), dims=list(d.dims),
+                title=f"{cfg.method} on {cfg.dataset.name}: Rips diagrams ({norm})",
+            )  # fmt: skip
+    return metrics, figures
+
+
+def _evaluate(cfg: DictConfig, embedding: Embedding, extra: dict) -> tuple[dict[str, float], dict]:
     e = cfg.evaluator
     metrics = nldr_metrics(
         embedding.X,
@@ -86,11 +118,15 @@ def _evaluate(cfg: DictConfig, embedding: Embedding, extra: dict) -> dict[str, f
     if embedding.data_mse is not None:
         metrics["data_mse"] = embedding.data_mse
     metrics.update(extra)
-    return {k: float(v) for k, v in metrics.items()}
+    figures: dict = {}
+    if e.diagrams.enabled:
+        diagram_values, figures = _diagram_evaluation(cfg, embedding)
+        metrics.update(diagram_values)
+    return {k: float(v) for k, v in metrics.items()}, figures
 
 
 def _write_outputs(
-    output_dir: Path, embedding: Embedding, metrics: dict, plot: bool, title: str
+    output_dir: Path, embedding: Embedding, metrics: dict, figures: dict, plot: bool, title: str
 ) -> dict:
     io.write_json(output_dir / "metrics.json", metrics)
     io.write_npz(
@@ -100,11 +136,11 @@ def _write_outputs(
         indices=embedding.indices,
         split=np.asarray(embedding.split),
     )
-    figures = {}
+    figures = dict(figures)
     if plot:
-        fig = latent_scatter(embedding.latents, embedding.labels, title=title)
-        io.save_figure(output_dir / "latents.png", fig, dpi=150, bbox_inches="tight")
-        figures["latents"] = fig
+        figures["latents"] = latent_scatter(embedding.latents, embedding.labels, title=title)
+    for name, fig in figures.items():
+        io.save_figure(output_dir / f"{name}.png", fig, dpi=150, bbox_inches="tight")
     return figures
 
 
@@ -127,9 +163,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
             embedding, extra = embed_baseline(estimator, data, cfg.evaluator.split, cfg.seed), {}
         else:
             embedding, extra = _fit_autoencoder(cfg, data, output_dir, sink)
-        metrics = _evaluate(cfg, embedding, extra)
+        metrics, figures = _evaluate(cfg, embedding, extra)
         title = f"{cfg.method} on {cfg.dataset.name} (seed {cfg.seed})"
-        figures = _write_outputs(output_dir, embedding, metrics, cfg.evaluator.plot, title)
+        figures = _write_outputs(output_dir, embedding, metrics, figures, cfg.evaluator.plot, title)
         sink.log_summary(metrics, figures)
         io.write_json(output_dir / "status.json", {"status": "completed"})
         failed = False

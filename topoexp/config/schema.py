@@ -51,6 +51,7 @@ class AutoencoderConf:
     name: str = MISSING  # mlp | deep | linear
     latent_dim: int = 2
     hidden: list[int] = field(default_factory=list)
+    batchnorm: str = "before_relu"  # mlp only: before_relu (TopoAE) | after_relu (the study)
 
 
 @dataclass
@@ -139,9 +140,33 @@ class TrainerConf:
     deterministic: bool = True
     resume: bool = False
     progress: bool = True
+    reload_best: bool = True
 
 
 # ------------------------------------------------------------------------------------- evaluator
+
+
+@dataclass
+class DiagramEvalConf:
+    """Distances between the Vietoris–Rips diagrams of data and latents (the reproduction study).
+
+    ``normalisations``: raw, maxnorm (÷ each cloud's largest distance), pXX (÷ its XX-th
+    percentile distance). ``essential``: drop (essential bars removed, count difference reported),
+    cap (death set to the cloud's diameter) or error. ``subsample_size`` None: the whole split.
+    """
+
+    enabled: bool = False
+    dims: list[int] = field(default_factory=lambda: [0, 1])
+    distances: list[str] = field(
+        default_factory=lambda: ["bottleneck", "wasserstein1", "wasserstein2", "sliced_wasserstein"]
+    )
+    normalisations: list[str] = field(default_factory=lambda: ["raw", "maxnorm", "p50"])
+    n_directions: int = 50
+    subsample_size: int | None = None
+    n_subsamples: int = 1
+    seed: int = 0
+    essential: str = "drop"
+    plot: bool = True
 
 
 @dataclass
@@ -159,6 +184,7 @@ class EvaluatorConf:
     sigmas: list[float] = field(default_factory=lambda: [0.001, 0.01, 0.1, 1.0, 10.0])
     data_mse: str = "last_epoch"
     plot: bool = True
+    diagrams: DiagramEvalConf = field(default_factory=DiagramEvalConf)
 
 
 # ---------------------------------------------------------------------------------- logger/paths

@@ -88,6 +88,11 @@ def _check_dataset(cfg: DictConfig) -> None:
         "dataset.val_fraction",
         f"must lie in (0, 1), got {ds.val_fraction}",
     )
+    if ds.name != "spheres":
+        from topoexp.data.images import IMAGE_DATASETS, TRANSFORMS
+
+        _one_of(cfg, "dataset.name", ("spheres", *IMAGE_DATASETS))
+        _one_of(cfg, "dataset.transform", tuple(TRANSFORMS))
     if ds.name == "spheres":
         _require(
             0.0 < ds.test_fraction < 1.0,
@@ -105,6 +110,7 @@ def _check_model(cfg: DictConfig) -> None:
     m = cfg.model
     _require(m.get("n_components", m.get("latent_dim", 2)) >= 1, "model", "latent size must be ≥ 1")
     if m.name in AUTOENCODERS:
+        _one_of(cfg, "model.batchnorm", ("before_relu", "after_relu"))
         _require(m.latent_dim >= 1, "model.latent_dim", f"must be ≥ 1, got {m.latent_dim}")
         _require(
             all(h >= 1 for h in m.hidden),
@@ -163,6 +169,48 @@ def _check_evaluator(cfg: DictConfig) -> None:
     )
     _require(e.k_step >= 1, "evaluator.k_step", f"must be ≥ 1, got {e.k_step}")
     _require(all(s > 0 for s in e.sigmas), "evaluator.sigmas", f"must be > 0, got {list(e.sigmas)}")
+    d = e.diagrams
+    if d.enabled:
+        from topoexp.evaluation.diagrams import DISTANCES
+
+        _require(
+            all(k in (0, 1, 2) for k in d.dims),
+            "evaluator.diagrams.dims",
+            f"must be in 0..2, got {list(d.dims)}",
+        )
+        unknown = [x for x in d.distances if x not in DISTANCES]
+        _require(
+            not unknown,
+            "evaluator.diagrams.distances",
+            f"unknown {unknown}; known: {', '.join(DISTANCES)}",
+        )
+        bad = [x for x in d.normalisations if x not in ("raw", "maxnorm") and not _is_percentile(x)]
+        _require(
+            not bad, "evaluator.diagrams.normalisations", f"unknown {bad}; use raw, maxnorm or pXX"
+        )
+        _one_of(cfg, "evaluator.diagrams.essential", ("drop", "cap", "error"))
+        _require(
+            d.n_directions >= 1,
+            "evaluator.diagrams.n_directions",
+            f"must be ≥ 1, got {d.n_directions}",
+        )
+        _require(
+            d.n_subsamples >= 1,
+            "evaluator.diagrams.n_subsamples",
+            f"must be ≥ 1, got {d.n_subsamples}",
+        )
+        _require(
+            d.subsample_size is None or d.subsample_size >= 3,
+            "evaluator.diagrams.subsample_size",
+            f"must be ≥ 3 or null, got {d.subsample_size}",
+        )
+
+
+def _is_percentile(name: str) -> bool:
+    try:
+        return name.startswith("p") and 0 < float(name[1:]) <= 100
+    except ValueError:
+        return False
 
 
 def _check_logger(cfg: DictConfig) -> None:

@@ -5,9 +5,20 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from topoexp.data.base import DataSplits, as_arrays
+from topoexp.data.images import IMAGE_DATASETS, TRANSFORMS, load_image_dataset, register_transform
 from topoexp.data.spheres import load_spheres, make_spheres
 
-__all__ = ["DataSplits", "as_arrays", "load_dataset", "load_spheres", "make_spheres"]
+__all__ = [
+    "IMAGE_DATASETS",
+    "TRANSFORMS",
+    "DataSplits",
+    "as_arrays",
+    "load_dataset",
+    "load_image_dataset",
+    "load_spheres",
+    "make_spheres",
+    "register_transform",
+]
 
 
 def load_dataset(cfg: DictConfig, split_seed: int) -> DataSplits:
@@ -23,4 +34,10 @@ def load_dataset(cfg: DictConfig, split_seed: int) -> DataSplits:
             val_fraction=cfg.val_fraction,
             split_seed=split_seed,
         )
-    raise ValueError(f"unknown data set dataset.name={cfg.name!r}")
+    return load_image_dataset(
+        cfg.name,
+        cfg.root,
+        val_fraction=cfg.val_fraction,
+        split_seed=split_seed,
+        transform=cfg.transform,
+    )

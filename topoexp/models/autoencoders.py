@@ -60,25 +60,37 @@ class MLPAutoencoder(Autoencoder):
     """MLPAutoencoder_Spheres: ``Linear → BatchNorm1d → ReLU`` (BN before ReLU), linear output.
 
     Default: encoder 101→32→32→2, decoder 2→32→32→101 (hidden sizes mirrored).
+    ``batchnorm="after_relu"`` gives ``Linear → ReLU → BatchNorm1d`` blocks, the order the
+    reproduction study describes.
     """
 
     def __init__(
-        self, input_dim: int = 101, hidden: Sequence[int] = (32, 32), latent_dim: int = 2
+        self,
+        input_dim: int = 101,
+        hidden: Sequence[int] = (32, 32),
+        latent_dim: int = 2,
+        batchnorm: str = "before_relu",
     ) -> None:
+        if batchnorm not in ("before_relu", "after_relu"):
+            raise ValueError(f"batchnorm must be 'before_relu' or 'after_relu', got {batchnorm!r}")
         hidden = tuple(int(h) for h in hidden)
         super().__init__(
-            encoder=self._stack([int(input_dim), *hidden, latent_dim]),
-            decoder=self._stack([latent_dim, *reversed(hidden), int(input_dim)]),
+            encoder=self._stack([int(input_dim), *hidden, latent_dim], batchnorm),
+            decoder=self._stack([latent_dim, *reversed(hidden), int(input_dim)], batchnorm),
             latent_dim=latent_dim,
         )
         self.input_dim = int(input_dim)
         self.hidden = hidden
 
     @staticmethod
-    def _stack(sizes: Sequence[int]) -> nn.Sequential:
+    def _stack(sizes: Sequence[int], batchnorm: str) -> nn.Sequential:
         layers: list[nn.Module] = []
         for d_in, d_out in itertools.pairwise(sizes[:-1]):
-            layers += [nn.Linear(d_in, d_out), nn.BatchNorm1d(d_out), nn.ReLU()]
+            block = [nn.BatchNorm1d(d_out), nn.ReLU()]
+            layers += [
+                nn.Linear(d_in, d_out),
+                *(block if batchnorm == "before_relu" else block[::-1]),
+            ]
         layers.append(nn.Linear(sizes[-2], sizes[-1]))
         return nn.Sequential(*layers)
 

@@ -35,6 +35,7 @@ class LoopConfig:
     seed: int = 0
     resume: bool = False
     progress: bool = True
+    reload_best: bool = True
 
 
 def average_loss(model: torch.nn.Module, dataset: Dataset, batch_size: int) -> dict[str, float]:
@@ -73,7 +74,8 @@ def train(
 ) -> LoopState:
     """Train ``model`` (which provides ``loss(x) -> (total, parts)``) with early stopping.
 
-    Returns the final loop state; the model holds the best checkpoint's weights afterwards.
+    Returns the final loop state. With ``reload_best`` the model holds the best checkpoint's
+    weights afterwards, otherwise those of the last epoch.
     """
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -142,5 +144,6 @@ def train(
         if on_epoch is not None:
             on_epoch(record)
     state.finished = True
-    load_best(checkpoint_dir, model)
+    if config.reload_best:
+        load_best(checkpoint_dir, model)
     return state
