@@ -7,7 +7,8 @@ JOBS   ?= 2
 SHARED ?= ../shared
 export TOPOEXP_DATA_DIR ?= $(abspath $(SHARED)/datasets)
 
-.PHONY: help install run test test-full lint format bench reproduce-spheres report-spheres clean
+.PHONY: help install run test test-full lint format bench reproduce-spheres report-spheres \
+  reproduce-study reproduce-perplexity clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -56,6 +57,35 @@ reproduce-spheres: install  ## SPHERES rows of TopoAE Table 1: 7 methods × 5 se
 report-spheres: install  ## rebuild results/spheres from multirun/spheres
 	$(PY) -m topoexp.report.table1 --dataset spheres --runs multirun/spheres --out results/spheres \
 	  --reference $(SHARED)/reference/topoae_table1.csv
+
+STUDY_SEEDS ?= 249040430,621965744,771860110,775293950,700134501
+STUDY_METRICS := kl_0.01 kl_0.1 kl_1 trust rmse bottleneck_h0 sliced_wasserstein_h0 \
+  bottleneck_h0_maxnorm sliced_wasserstein_h0_maxnorm bottleneck_h1_maxnorm sliced_wasserstein_h1_maxnorm
+RUN_FLAGS := logger.mode=offline trainer.progress=false
+
+reproduce-study: install  ## reproduction study on SPHERES: TPE searches, 5 seeds at the best values, diagram distances, perplexity study
+	for m in topoae tsne umap; do \
+	  $(PY) -m topoexp -m +experiment=study/spheres_$$m +sweep=study/spheres_$$m $(RUN_FLAGS) \
+	    hydra.sweep.dir=multirun/study/sweep_spheres_$$m || exit 1; \
+	done
+	$(PY) -m topoexp -m +experiment=study/spheres_ae seed=$(STUDY_SEEDS) $(RUN_FLAGS) \
+	  hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) hydra.sweep.dir=multirun/study/spheres/ae
+	for m in topoae tsne umap; do \
+	  $(PY) -m topoexp -m +experiment=study/spheres_$$m $$($(PY) -m topoexp.report.sweeps multirun/study/sweep_spheres_$$m) \
+	    seed=$(STUDY_SEEDS) $(RUN_FLAGS) hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
+	    hydra.sweep.dir=multirun/study/spheres/$$m || exit 1; \
+	done
+	$(PY) -m topoexp.report.table1 --dataset spheres --runs multirun/study/spheres --out results/reproduction_study \
+	  --reference $(SHARED)/reference/reproduction_study_table1.csv --metrics $(STUDY_METRICS) \
+	  --reference-column bottleneck_h0=bottleneck --reference-column sliced_wasserstein_h0=sliced_wasserstein
+	$(MAKE) reproduce-perplexity
+
+PERPLEXITIES ?= 5,30,50,100,250,500,750
+
+reproduce-perplexity: install  ## t-SNE perplexity study on SPHERES (study's Figure 8) into results/reproduction_study
+	$(PY) -m topoexp -m +experiment=study/spheres_tsne model.perplexity=$(PERPLEXITIES) $(RUN_FLAGS) \
+	  hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) hydra.sweep.dir=multirun/perplexity
+	$(PY) -m topoexp.report.perplexity --runs multirun/perplexity --out results/reproduction_study
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache

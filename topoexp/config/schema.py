@@ -65,7 +65,7 @@ class TSNEConf:
     name: str = "tsne"
     n_components: int = 2
     perplexity: float = 30.0
-    learning_rate: float = 200.0
+    learning_rate: float | None = None  # None: scikit-learn's "auto"
     max_iter: int = 1500
     init: str = "random"
     lr_convention: str = "bhtsne"  # learning_rate as MulticoreTSNE/bhtsne read it (4× sklearn's)

@@ -119,7 +119,11 @@ def _check_model(cfg: DictConfig) -> None:
         )
     if m.name == "tsne":
         _require(m.perplexity > 0, "model.perplexity", f"must be > 0, got {m.perplexity}")
-        _require(m.learning_rate > 0, "model.learning_rate", f"must be > 0, got {m.learning_rate}")
+        _require(
+            m.learning_rate is None or m.learning_rate > 0,
+            "model.learning_rate",
+            f"must be > 0 or null (auto), got {m.learning_rate}",
+        )
         _require(m.max_iter >= 250, "model.max_iter", f"must be ≥ 250, got {m.max_iter}")
         _one_of(cfg, "model.lr_convention", ("bhtsne", "sklearn"))
     if m.name in ("umap", "isomap"):

@@ -54,4 +54,5 @@ def build_baseline(model_cfg: DictConfig, seed: int):
     params = OmegaConf.to_container(model_cfg, resolve=True)
     assert isinstance(params, dict)
     name = params.pop("name")
-    return make_baseline(name, params, seed)
+    # null values mean "the library's default" (e.g. t-SNE's learning_rate="auto")
+    return make_baseline(name, {k: v for k, v in params.items() if v is not None}, seed)

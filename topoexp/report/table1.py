@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
+from matplotlib.figure import Figure
 
 from topoexp import io
 from topoexp.report.figures import plt, scatter_latents
@@ -65,9 +67,9 @@ def collect_runs(runs_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
+def aggregate(runs: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
     """Mean and population std (ddof=0) per method for every metric present."""
-    present = [m for m in METRICS if m in runs]
+    present = [m for m in metrics if m in runs]
     grouped = runs.groupby("method")[present]
     mean = grouped.mean().add_suffix("_mean")
     std = grouped.agg(
@@ -93,16 +95,27 @@ def _fmt(value: float) -> str:
     )
 
 
-def compare(table: pd.DataFrame, reference: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Long table: method, metric, ours (mean, std), paper, relative deviation, flag."""
+def compare(
+    table: pd.DataFrame,
+    reference: pd.DataFrame,
+    dataset: str,
+    metrics: Sequence[str] = METRICS,
+    reference_columns: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Long table: method, metric, ours (mean, std), paper, relative deviation, flag.
+
+    ``reference_columns`` maps our metric key to the reference CSV's column where they differ.
+    """
     ref = reference[reference["dataset"] == dataset].set_index("method")
+    columns = dict(reference_columns or {})
     rows = []
     for method in table.index:
-        for metric in METRICS:
+        for metric in metrics:
             if f"{metric}_mean" not in table:
                 continue
             ours = table.loc[method, f"{metric}_mean"]
-            paper = ref.loc[method, metric] if method in ref.index and metric in ref else np.nan
+            col = columns.get(metric, metric)
+            paper = ref.loc[method, col] if method in ref.index and col in ref else np.nan
             rel = (
                 (ours - paper) / abs(paper)
                 if np.isfinite(paper) and paper != 0 and np.isfinite(ours)
@@ -122,9 +135,9 @@ def compare(table: pd.DataFrame, reference: pd.DataFrame, dataset: str) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def markdown(table: pd.DataFrame, long: pd.DataFrame) -> str:
+def markdown(table: pd.DataFrame, long: pd.DataFrame, metrics: Sequence[str] = METRICS) -> str:
     """Markdown table: each cell ``ours ± std (paper)``, flagged with † beyond ±20 %."""
-    metrics = [m for m in METRICS if f"{m}_mean" in table]
+    metrics = [m for m in metrics if f"{m}_mean" in table]
     header = "| method | seeds | " + " | ".join(metrics) + " |"
     lines = [header, "|" + "---|" * (len(metrics) + 2)]
     indexed = long.set_index(["method", "metric"])
@@ -149,7 +162,7 @@ def markdown(table: pd.DataFrame, long: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def latent_figure(runs: pd.DataFrame, title: str):
+def latent_figure(runs: pd.DataFrame, title: str) -> Figure:
     """One panel per method (its first seed), like the paper's Figure 3."""
     methods = [m for m in METHOD_ORDER if m in set(runs["method"])]
     fig, axes = plt.subplots(1, len(methods), figsize=(2.6 * len(methods), 2.8))
@@ -172,18 +185,25 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def build(dataset: str, runs_dir: Path, out_dir: Path, reference_csv: Path | None) -> pd.DataFrame:
+def build(
+    dataset: str,
+    runs_dir: Path,
+    out_dir: Path,
+    reference_csv: Path | None,
+    metrics: Sequence[str] = METRICS,
+    reference_columns: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     runs = collect_runs(runs_dir)
     runs = runs[runs["dataset"] == dataset]
-    table = aggregate(runs)
+    table = aggregate(runs, metrics)
     reference = (
         pd.read_csv(reference_csv)
         if reference_csv and reference_csv.exists()
         else pd.DataFrame(columns=["dataset", "method"])
     )
-    long = compare(table, reference, dataset)
+    long = compare(table, reference, dataset, metrics, reference_columns)
     out_dir.mkdir(parents=True, exist_ok=True)
-    io.write_text(out_dir / "table.md", markdown(table, long))
+    io.write_text(out_dir / "table.md", markdown(table, long, metrics))
     io.write_text(out_dir / "table.csv", long.to_csv(index=False))
     io.write_text(out_dir / "runs.csv", runs.drop(columns=["run_dir"]).to_csv(index=False))
     io.save_figure(
@@ -211,8 +231,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--reference", type=Path, default=None, help="paper table CSV")
+    parser.add_argument("--metrics", nargs="+", default=list(METRICS), help="metric keys (columns)")
+    parser.add_argument(
+        "--reference-column",
+        action="append",
+        default=[],
+        metavar="OURS=THEIRS",
+        help="compare metric OURS with the reference column THEIRS",
+    )
     args = parser.parse_args(argv)
-    long = build(args.dataset, args.runs, args.out, args.reference)
+    columns = dict(item.split("=", 1) for item in args.reference_column)
+    long = build(args.dataset, args.runs, args.out, args.reference, args.metrics, columns)
     print((args.out / "table.md").read_text())
     flagged = long[long["outside_20pct"]]
     if len(flagged):

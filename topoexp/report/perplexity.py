@@ -1,0 +1,81 @@
+"""The reproduction study's t-SNE perplexity experiment (its Figure 8) from run directories.
+
+``python -m topoexp.report.perplexity --runs multirun/perplexity --out results/reproduction_study``
+reads t-SNE runs with diagram distances, writes ``perplexity.csv`` (one row per perplexity),
+``perplexity_sliced_wasserstein.png`` (sliced Wasserstein between the data and latent diagrams
+against perplexity: raw and scale-normalised, H0 and H1) and ``tsne_latents_perplexity_<p>.png``
+for the largest perplexity.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure
+
+from topoexp import io
+from topoexp.report.figures import latent_scatter, plt
+from topoexp.report.table1 import collect_runs
+
+NORMALISATIONS = (("", "raw"), ("_maxnorm", "÷ max distance"), ("_p50", "÷ median distance"))
+
+
+def perplexity_table(runs_dir: Path) -> pd.DataFrame:
+    runs = collect_runs(runs_dir)
+    runs = runs[runs["method"] == "tsne"].copy()
+    runs["perplexity"] = [
+        yaml.safe_load((Path(d) / "config.yaml").read_text())["model"]["perplexity"]
+        for d in runs["run_dir"]
+    ]
+    return runs.sort_values("perplexity").reset_index(drop=True)
+
+
+def sliced_wasserstein_figure(table: pd.DataFrame) -> Figure:
+    """One panel per normalisation: H0 and H1 sliced Wasserstein against perplexity."""
+    fig, axes = plt.subplots(1, len(NORMALISATIONS), figsize=(4 * len(NORMALISATIONS), 3.2))
+    for ax, (suffix, label) in zip(axes, NORMALISATIONS, strict=True):
+        for dim, marker in ((0, "o"), (1, "s")):
+            key = f"sliced_wasserstein_h{dim}{suffix}"
+            if key in table:
+                ax.plot(table["perplexity"], table[key], marker=marker, label=f"H{dim}")
+        ax.set_xscale("log")
+        ax.set_xlabel("perplexity")
+        ax.set_title(f"sliced Wasserstein ({label})", fontsize=9)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def build(runs_dir: Path, out_dir: Path) -> pd.DataFrame:
+    table = perplexity_table(runs_dir)
+    columns = ["perplexity", "seed", "kl_0.01", "kl_0.1", "kl_1", "trust", "cont"]
+    columns += [c for c in table.columns if c.startswith(("bottleneck_", "sliced_wasserstein_"))]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    io.write_text(out_dir / "perplexity.csv", table[columns].to_csv(index=False))
+    io.save_figure(
+        out_dir / "perplexity_sliced_wasserstein.png", sliced_wasserstein_figure(table), dpi=150
+    )
+    largest = table.iloc[-1]
+    latents = np.load(Path(largest["run_dir"]) / "latents.npz")
+    p = largest["perplexity"]
+    fig = latent_scatter(latents["latents"], latents["labels"], title=f"t-SNE, perplexity {p:g}")
+    io.save_figure(
+        out_dir / f"tsne_latents_perplexity_{p:g}.png", fig, dpi=150, bbox_inches="tight"
+    )
+    return table[columns]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    print(build(args.runs, args.out).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
