@@ -309,3 +309,47 @@ def test_topoae_delegates_to_autoencoder() -> None:
     torch.testing.assert_close(model.decode(z), ae.decode(z))
     torch.testing.assert_close(model(x)[0], ae(x)[0])
     assert model.latent_dim == 2
+
+
+@pytest.mark.parametrize("arch", ["mlp", "deep"])
+def test_encode_twice_matches_a_literal_second_encoder_pass(arch: str) -> None:
+    """The original computes the reconstruction with a second full autoencoder call; the
+    emulated second batch-norm update must leave the same buffers and gradients."""
+    import copy
+
+    from topoexp.losses.signature import SignatureLoss
+
+    torch.manual_seed(0)
+    base = MLPAutoencoder() if arch == "mlp" else DeepAE(hidden=(64, 32, 16))
+    x = torch.randn(24, 101) if arch == "mlp" else torch.rand(24, 1, 28, 28) * 2 - 1
+    ours = TopologicallyRegularizedAE(copy.deepcopy(base), 0.7, SignatureLoss(), encode_twice=True)
+    literal = TopologicallyRegularizedAE(
+        copy.deepcopy(base), 0.7, SignatureLoss(), encode_twice=True
+    )
+    ours.train(), literal.train()
+
+    total, _ = ours.loss(x)
+    total.backward()
+    # the original's order: encode, distances, then a second full autoencoder call
+    z = literal.autoencoder.encode(x)
+    d_x, d_z = literal.distances(x, z)
+    x_hat = literal.autoencoder(x)[0]
+    topo, _ = literal.signature(d_x, d_z)
+    (torch.nn.functional.mse_loss(x_hat, x) + 0.7 * topo).backward()
+
+    for (name, a), b in zip(ours.state_dict().items(), literal.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+    for (name, a), b in zip(ours.named_parameters(), literal.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_data_distances_match_direct_differences() -> None:
+    from topoexp.models.topoae import data_distances
+
+    torch.manual_seed(1)
+    x = torch.rand(50, 784, dtype=torch.float64) * 2 - 1
+    x[7] = x[3]  # a duplicate point
+    direct = torch.cdist(x, x, compute_mode="donot_use_mm_for_euclid_dist")
+    ours = data_distances(x.float()).double()
+    torch.testing.assert_close(ours, direct, rtol=1e-6, atol=1e-5)
+    assert ours[3, 7] == 0 and torch.all(ours.diagonal() == 0)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Literal, get_args
 
 import torch
@@ -24,6 +26,40 @@ _DIAGNOSTIC_NAMES = {
 }
 
 
+def _second_update(
+    module: nn.modules.batchnorm._BatchNorm, inputs: tuple[Tensor, ...], _out: Tensor
+) -> None:
+    """Apply a batch-norm module's running-statistics update once more for the same batch."""
+    if not (module.training and module.track_running_stats):
+        return
+    x = inputs[0].detach()
+    dims = [0, *range(2, x.dim())]
+    mean = x.mean(dim=dims)
+    var = x.var(dim=dims, unbiased=True)
+    # Out of place: batch norm keeps the buffers of this forward for its backward.
+    module.num_batches_tracked = module.num_batches_tracked + 1
+    momentum = module.momentum
+    factor = 1.0 / float(module.num_batches_tracked) if momentum is None else momentum
+    module.running_mean = (1 - factor) * module.running_mean + factor * mean
+    module.running_var = (1 - factor) * module.running_var + factor * var
+
+
+@contextmanager
+def repeat_batchnorm_updates(module: nn.Module) -> Iterator[None]:
+    """Within the context, every forward of a batch-norm layer in ``module`` (training mode)
+    updates its running statistics twice, as if the batch had been passed through twice."""
+    handles = [
+        m.register_forward_hook(_second_update)
+        for m in module.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    ]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def pairwise_distances(x: Tensor) -> Tensor:
     """Euclidean distance matrix of the rows of ``x`` (``B×D``), ``B×B``.
 
@@ -31,6 +67,23 @@ def pairwise_distances(x: Tensor) -> Tensor:
     exactly 0 and their gradient is 0 rather than NaN, as with ``torch.norm(x_i − x_j)``.
     """
     return torch.cdist(x, x, p=2.0, compute_mode="donot_use_mm_for_euclid_dist")
+
+
+@torch.no_grad()
+def data_distances(x: Tensor) -> Tensor:
+    """Distance matrix of input rows, which need no gradient: ``‖a‖² + ‖b‖² − 2ab`` in float64.
+
+    One matrix product instead of ``B²·D`` differences (20× faster for an MNIST batch), and more
+    accurate than the direct float32 computation. Squared distances below the expansion's
+    rounding bound (``16 ε (‖a‖² + ‖b‖²)``) are set to 0, so the diagonal and duplicate points are
+    exactly 0 as with direct differences.
+    """
+    x64 = x.to(torch.float64)
+    sq = (x64 * x64).sum(dim=1)
+    norms = sq[:, None] + sq[None, :]
+    d2 = norms - 2.0 * (x64 @ x64.T)
+    d2[d2 <= 16 * torch.finfo(torch.float64).eps * norms] = 0.0
+    return d2.sqrt_().to(x.dtype)
 
 
 class TopologicallyRegularizedAE(nn.Module):
@@ -45,10 +98,13 @@ class TopologicallyRegularizedAE(nn.Module):
             56 for MNIST), any other batch by the largest distance in the batch.
             ``"image_max"`` / ``"batch_max"`` force one rule (``image_max`` uses the number of
             features of any shape); ``"none"`` keeps raw distances.
-        encode_twice: ``True`` reproduces the original QUIRK: the reconstruction is computed by
-            calling the autoencoder again, so the encoder runs twice per step and its batch-norm
-            running statistics are updated twice. ``False`` decodes the latent codes already
-            computed (one encoder pass).
+        encode_twice: ``True`` reproduces the original QUIRK: its reconstruction is computed by
+            calling the autoencoder again, so the encoder runs twice per step. Both passes see
+            the same batch and, in training mode, batch norm normalises with batch statistics, so
+            the outputs and gradients equal those of one pass; the only lasting effect is that
+            the encoder's batch-norm running statistics are updated twice. That second update is
+            applied directly (:func:`repeat_batchnorm_updates`), which costs a few reductions
+            instead of a second encoder pass. ``False`` updates them once.
 
     ``latent_norm`` is a learnable scalar (initialised to 1) dividing ``D_Z``; it is a regular
     parameter, so the optimiser and its weight decay apply to it.
@@ -103,16 +159,20 @@ class TopologicallyRegularizedAE(nn.Module):
 
     def distances(self, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
         """Normalised ``(D_X, D_Z)`` for a batch and its latent codes (steps 2–4)."""
-        d_x = pairwise_distances(x.flatten(1))
+        d_x = data_distances(x.flatten(1))
         d_x = d_x / self.data_scale(x, d_x)
         d_z = pairwise_distances(z.flatten(1)) / self.latent_norm
         return d_x, d_z
 
     def loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Total loss ``MSE + λ · topo`` of batch ``x`` and its logged components (floats)."""
-        z = self.autoencoder.encode(x)
+        if self.encode_twice:
+            with repeat_batchnorm_updates(self.autoencoder.encoder):
+                z = self.autoencoder.encode(x)
+        else:
+            z = self.autoencoder.encode(x)
         d_x, d_z = self.distances(x, z)
-        x_hat = self.autoencoder(x)[0] if self.encode_twice else self.autoencoder.decode(z)
+        x_hat = self.autoencoder.decode(z)
         recon = F.mse_loss(x_hat, x)
         topo, diagnostics = self.signature(d_x, d_z)
         total = recon + self.lam * topo
@@ -138,4 +198,4 @@ class TopologicallyRegularizedAE(nn.Module):
         return f"lam={self.lam}, data_norm={self.data_norm!r}, encode_twice={self.encode_twice}"
 
 
-__all__ = ["DataNorm", "TopologicallyRegularizedAE", "pairwise_distances"]
+__all__ = ["DataNorm", "TopologicallyRegularizedAE", "data_distances", "pairwise_distances"]

@@ -78,7 +78,9 @@ def train(
     weights afterwards, otherwise those of the last epoch.
     """
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True
+    )
     generator = torch.Generator().manual_seed(config.seed)
     loader = DataLoader(
         fit_data, batch_size=config.batch_size, shuffle=True, drop_last=True, generator=generator
