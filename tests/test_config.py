@@ -73,6 +73,7 @@ def test_wrong_key_or_type_fails_at_composition_naming_the_key(override, key, tm
         (["+bogus=1"], "bogus"),
         (["+model.perplexity=30"], "model.perplexity"),
         (["model.batchnorm=middle"], "model.batchnorm"),
+        (["trainer.device=tpu9"], "trainer.device"),
         (["dataset=mnist", "dataset.name=mnits"], "dataset.name"),
         (["dataset=mnist", "dataset.transform=sharpen"], "dataset.transform"),
         (

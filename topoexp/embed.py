@@ -30,10 +30,12 @@ def encode_split(
 ) -> tuple[np.ndarray, float]:
     """Latents of ``dataset`` in eval mode and the exact mean squared reconstruction error."""
     model.eval()
+    device = next(model.parameters()).device
     latents, squared_error, n_values = [], 0.0, 0
     for x, _ in DataLoader(dataset, batch_size=batch_size, shuffle=False, drop_last=False):
+        x = x.to(device)
         x_hat, z = model(x)
-        latents.append(z.reshape(len(z), -1).numpy())
+        latents.append(z.reshape(len(z), -1).cpu().numpy())
         squared_error += float(((x_hat - x) ** 2).sum())
         n_values += x.numel()
     return np.concatenate(latents), squared_error / n_values

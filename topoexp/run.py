@@ -64,6 +64,7 @@ def _fit_autoencoder(cfg: DictConfig, data, output_dir: Path, sink: Sink) -> tup
             resume=t.resume,
             progress=t.progress,
             reload_best=t.reload_best,
+            device=t.device,
         ),
         checkpoint_dir=output_dir / "checkpoints",
         on_epoch=sink.log_epoch,

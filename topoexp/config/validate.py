@@ -160,6 +160,17 @@ def _check_trainer(cfg: DictConfig) -> None:
     _require(t.patience >= 1, "trainer.patience", f"must be ≥ 1, got {t.patience}")
     _require(t.num_threads >= 0, "trainer.num_threads", f"must be ≥ 0, got {t.num_threads}")
     _one_of(cfg, "trainer.fit_on", ("fit", "train"))
+    try:
+        import torch
+
+        device = torch.device(t.device)
+    except (RuntimeError, TypeError) as error:
+        raise ConfigError("trainer.device", f"not a torch device: {t.device!r}") from error
+    _require(
+        device.type != "cuda" or torch.cuda.is_available(),
+        "trainer.device",
+        f"{t.device!r} requested but CUDA is not available",
+    )
 
 
 def _check_evaluator(cfg: DictConfig) -> None:

@@ -68,7 +68,8 @@ def load_last(
     loader_generator: torch.Generator,
 ) -> LoopState:
     """Restore model, optimiser and RNG streams from ``last.pt``; return the loop state."""
-    payload = torch.load(directory / LAST, weights_only=False)
+    device = next(model.parameters()).device
+    payload = torch.load(directory / LAST, weights_only=False, map_location=device)
     model.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])
     restore_rng(payload["rng"], loader_generator)
@@ -80,4 +81,5 @@ def save_best(directory: Path, model: torch.nn.Module) -> Path:
 
 
 def load_best(directory: Path, model: torch.nn.Module) -> None:
-    model.load_state_dict(torch.load(directory / BEST, weights_only=True))
+    device = next(model.parameters()).device
+    model.load_state_dict(torch.load(directory / BEST, weights_only=True, map_location=device))

@@ -36,6 +36,7 @@ class LoopConfig:
     resume: bool = False
     progress: bool = True
     reload_best: bool = True
+    device: str = "cpu"
 
 
 def average_loss(model: torch.nn.Module, dataset: Dataset, batch_size: int) -> dict[str, float]:
@@ -45,11 +46,12 @@ def average_loss(model: torch.nn.Module, dataset: Dataset, batch_size: int) -> d
     ``drop_last=True``, and Σ(batch value × batch size) divided by ``len(dataset)``.
     """
     model.eval()
+    device = next(model.parameters()).device
     totals: dict[str, float] = {}
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, drop_last=True)
     with torch.no_grad():
         for x, _ in loader:
-            loss, parts = model.loss(x)
+            loss, parts = model.loss(x.to(device))
             for key, value in {"loss": float(loss), **parts}.items():
                 totals[key] = totals.get(key, 0.0) + float(value) * len(x)
     return {key: value / len(dataset) for key, value in totals.items()}
@@ -78,6 +80,8 @@ def train(
     weights afterwards, otherwise those of the last epoch.
     """
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    device = torch.device(config.device)
+    model.to(device)
     optimizer = torch.optim.Adam(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True
     )
@@ -114,7 +118,7 @@ def train(
         model.train()
         running = 0.0
         for step, (x, _) in enumerate(loader):
-            loss, _parts = model.loss(x)
+            loss, _parts = model.loss(x.to(device, non_blocking=True))
             value = loss.item()
             _check_finite(value, f"at epoch {epoch}, step {step}", checkpoint_dir)
             optimizer.zero_grad(set_to_none=True)
