@@ -42,6 +42,7 @@ bench: install  ## benchmarks, each a ratio against a peer measured in the same 
 	$(PY) benchmarks/bench_pairing.py --json results/bench/pairing.json
 	$(PY) benchmarks/bench_evaluation.py --mnist-root $(TOPOEXP_DATA_DIR) --embedding pca --json results/bench/evaluation.json
 	$(PY) benchmarks/bench_diagrams.py --json results/bench/diagrams.json
+	$(PY) benchmarks/bench_training_step.py --json results/bench/training_step.json
 
 SPHERES_METHODS := pca isomap tsne umap ae topoae topopca
 

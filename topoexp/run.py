@@ -7,6 +7,7 @@ Every output lands in ``paths.output_dir`` (Hydra's run directory), written atom
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -170,7 +171,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
         sink.log_summary(metrics, figures)
         io.write_json(output_dir / "status.json", {"status": "completed"})
         failed = False
-        log.info("metrics: %s", metrics)
+        log.info("metrics: %s", json.dumps(metrics, indent=1))
+        log.info("run directory: %s", output_dir)
         return metrics
     except BaseException as error:
         io.write_json(
