@@ -35,17 +35,24 @@ def perplexity_table(runs_dir: Path) -> pd.DataFrame:
 
 
 def sliced_wasserstein_figure(table: pd.DataFrame) -> Figure:
-    """One panel per normalisation: H0 and H1 sliced Wasserstein against perplexity."""
-    fig, axes = plt.subplots(1, len(NORMALISATIONS), figsize=(4 * len(NORMALISATIONS), 3.2))
-    for ax, (suffix, label) in zip(axes, NORMALISATIONS, strict=True):
-        for dim, marker in ((0, "o"), (1, "s")):
+    """Sliced Wasserstein against perplexity: one row per homology dimension, one column per
+    normalisation, each panel on its own scale."""
+    dims = [d for d in (0, 1) if f"sliced_wasserstein_h{d}" in table]
+    fig, axes = plt.subplots(
+        len(dims),
+        len(NORMALISATIONS),
+        figsize=(4 * len(NORMALISATIONS), 2.8 * len(dims)),
+        squeeze=False,
+    )
+    for row, dim in enumerate(dims):
+        for col, (suffix, label) in enumerate(NORMALISATIONS):
+            ax = axes[row, col]
             key = f"sliced_wasserstein_h{dim}{suffix}"
             if key in table:
-                ax.plot(table["perplexity"], table[key], marker=marker, label=f"H{dim}")
-        ax.set_xscale("log")
-        ax.set_xlabel("perplexity")
-        ax.set_title(f"sliced Wasserstein ({label})", fontsize=9)
-        ax.legend(fontsize=8)
+                ax.plot(table["perplexity"], table[key], marker="o")
+            ax.set_xscale("log")
+            ax.set_xlabel("perplexity")
+            ax.set_title(f"H{dim}, sliced Wasserstein ({label})", fontsize=9)
     fig.tight_layout()
     return fig
 

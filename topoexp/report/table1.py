@@ -1,4 +1,5 @@
-"""TopoAE Table 1 from run directories: mean ± std over seeds beside the paper's values.
+"""Paper tables (TopoAE Table 1, the study's Table 1) from run directories, beside the papers.
+
 
 ``python -m topoexp.report.table1 --dataset spheres --runs multirun/spheres --out results/spheres``
 collects every completed run below ``--runs`` (``metrics.json`` + ``config.yaml``), aggregates per
