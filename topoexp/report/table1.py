@@ -1,6 +1,5 @@
 """Paper tables (TopoAE Table 1, the study's Table 1) from run directories, beside the papers.
 
-
 ``python -m topoexp.report.table1 --dataset spheres --runs multirun/spheres --out results/spheres``
 collects every completed run below ``--runs`` (``metrics.json`` + ``config.yaml``), aggregates per
 method over seeds (``np.std`` with ddof=0, as the original tables), and writes ``table.md``,
