@@ -8,10 +8,11 @@ SHARED ?= ../shared
 export TOPOEXP_DATA_DIR ?= $(abspath $(SHARED)/datasets)
 
 .PHONY: help install run test test-full lint format bench reproduce-spheres report-spheres \
-  reproduce-study reproduce-perplexity clean
+  reproduce-study reproduce-perplexity reproduce-mnist reproduce-fmnist reproduce-cifar10 \
+  reproduce-cifar clean
 
 help:  ## list targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,7 @@ bench: install  ## benchmarks, each a ratio against a peer measured in the same 
 	$(PY) benchmarks/bench_diagrams.py --json results/bench/diagrams.json
 	$(PY) benchmarks/bench_training_step.py --json results/bench/training_step.json
 
+RUN_FLAGS := logger.mode=offline trainer.progress=false
 SPHERES_METHODS := pca isomap tsne umap ae topoae topopca
 
 reproduce-spheres: install  ## SPHERES rows of TopoAE Table 1: 7 methods × 5 seeds, table + figure in results/spheres
@@ -59,10 +61,33 @@ report-spheres: install  ## rebuild results/spheres from multirun/spheres
 	$(PY) -m topoexp.report.table1 --dataset spheres --runs multirun/spheres --out results/spheres \
 	  --reference $(SHARED)/reference/topoae_table1.csv
 
+IMAGE_METHODS := pca tsne umap ae topoae topopca
+
+# reproduce-<data>: check the files first (a clear message naming the folder), then
+# 6 methods × 5 seeds as one multirun, then the table and figure in results/<data>.
+define image_target
+reproduce-$(1): install
+	$$(PY) -m topoexp.data $(1) --root $$(TOPOEXP_DATA_DIR)
+	rm -rf multirun/$(1)
+	$$(PY) -m topoexp -m \
+	  "+experiment=$$(shell echo $$(addprefix $(1)/,$$(IMAGE_METHODS)) | tr ' ' ',')" \
+	  seed=$$(SEEDS) $$(RUN_FLAGS) hydra/launcher=joblib hydra.launcher.n_jobs=$$(JOBS) \
+	  hydra.sweep.dir=multirun/$(1)
+	$$(PY) -m topoexp.report.table1 --dataset $(1) --runs multirun/$(1) --out results/$(1) \
+	  --reference $$(SHARED)/reference/topoae_table1.csv
+endef
+$(eval $(call image_target,mnist,MNIST))
+$(eval $(call image_target,fmnist,Fashion-MNIST))
+$(eval $(call image_target,cifar10,CIFAR-10))
+
+reproduce-mnist:    ## MNIST rows of TopoAE Table 1 into results/mnist (data under TOPOEXP_DATA_DIR)
+reproduce-fmnist:   ## Fashion-MNIST rows of TopoAE Table 1 into results/fmnist
+reproduce-cifar10:  ## CIFAR-10 rows of TopoAE Table 1 into results/cifar10 (not available offline here)
+reproduce-cifar: reproduce-cifar10  ## alias of reproduce-cifar10
+
 STUDY_SEEDS ?= 249040430,621965744,771860110,775293950,700134501
 STUDY_METRICS := kl_0.01 kl_0.1 kl_1 trust rmse bottleneck_h0 sliced_wasserstein_h0 \
   bottleneck_h0_maxnorm sliced_wasserstein_h0_maxnorm bottleneck_h1_maxnorm sliced_wasserstein_h1_maxnorm
-RUN_FLAGS := logger.mode=offline trainer.progress=false
 
 reproduce-study: install  ## reproduction study on SPHERES: TPE searches, 5 seeds at the best values, diagram distances, perplexity study
 	for m in topoae tsne umap; do \

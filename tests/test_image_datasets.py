@@ -346,3 +346,11 @@ def test_load_dataset_dispatches_images(tmp_path):
     direct = load_image_dataset("tinyimagenet", tmp_path, split_seed=5, transform="corel")
     assert ds.name == "tinyimagenet" and ds.input_shape == (3, 32, 32)
     assert ds.train.indices == direct.train.indices
+
+
+def test_data_check_command_names_the_missing_folder(tmp_path, capsys):
+    from topoexp.data.__main__ import main
+
+    assert main(["cifar10", "--root", str(tmp_path)]) == 1
+    message = capsys.readouterr().err
+    assert str(tmp_path / "cifar-10-batches-py") in message and "TOPOEXP_DATA_DIR" in message
