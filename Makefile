@@ -89,22 +89,26 @@ STUDY_SEEDS ?= 249040430,621965744,771860110,775293950,700134501
 STUDY_METRICS := kl_0.01 kl_0.1 kl_1 trust rmse bottleneck_h0 sliced_wasserstein_h0 \
   bottleneck_h0_maxnorm sliced_wasserstein_h0_maxnorm bottleneck_h1_maxnorm sliced_wasserstein_h1_maxnorm
 
-reproduce-study: install  ## reproduction study on SPHERES: TPE searches, 5 seeds at the best values, diagram distances, perplexity study
+STUDY_DATA ?= spheres
+STUDY_OUT ?= results/reproduction_study$(if $(filter-out spheres,$(STUDY_DATA)),/$(STUDY_DATA))
+
+reproduce-study: install  ## reproduction study (STUDY_DATA=spheres|mnist): TPE searches, 5 seeds at the best values, diagram distances; spheres adds the perplexity study
 	for m in topoae tsne umap; do \
-	  $(PY) -m topoexp -m +experiment=study/spheres_$$m +sweep=study/spheres_$$m $(RUN_FLAGS) \
-	    hydra.sweep.dir=multirun/study/sweep_spheres_$$m || exit 1; \
+	  $(PY) -m topoexp -m +experiment=study/$(STUDY_DATA)_$$m +sweep=study/$(STUDY_DATA)_$$m $(RUN_FLAGS) \
+	    hydra.sweep.dir=multirun/study/sweep_$(STUDY_DATA)_$$m || exit 1; \
 	done
-	$(PY) -m topoexp -m +experiment=study/spheres_ae seed=$(STUDY_SEEDS) $(RUN_FLAGS) \
-	  hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) hydra.sweep.dir=multirun/study/spheres/ae
+	$(PY) -m topoexp -m +experiment=study/$(STUDY_DATA)_ae seed=$(STUDY_SEEDS) $(RUN_FLAGS) \
+	  hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) hydra.sweep.dir=multirun/study/$(STUDY_DATA)/ae
 	for m in topoae tsne umap; do \
-	  $(PY) -m topoexp -m +experiment=study/spheres_$$m $$($(PY) -m topoexp.report.sweeps multirun/study/sweep_spheres_$$m) \
+	  $(PY) -m topoexp -m +experiment=study/$(STUDY_DATA)_$$m \
+	    $$($(PY) -m topoexp.report.sweeps multirun/study/sweep_$(STUDY_DATA)_$$m) \
 	    seed=$(STUDY_SEEDS) $(RUN_FLAGS) hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
-	    hydra.sweep.dir=multirun/study/spheres/$$m || exit 1; \
+	    hydra.sweep.dir=multirun/study/$(STUDY_DATA)/$$m || exit 1; \
 	done
-	$(PY) -m topoexp.report.table1 --dataset spheres --runs multirun/study/spheres --out results/reproduction_study \
+	$(PY) -m topoexp.report.table1 --dataset $(STUDY_DATA) --runs multirun/study/$(STUDY_DATA) --out $(STUDY_OUT) \
 	  --reference $(SHARED)/reference/reproduction_study_table1.csv --metrics $(STUDY_METRICS) \
 	  --reference-column bottleneck_h0=bottleneck --reference-column sliced_wasserstein_h0=sliced_wasserstein
-	$(MAKE) reproduce-perplexity
+	if [ "$(STUDY_DATA)" = spheres ]; then $(MAKE) reproduce-perplexity; fi
 
 PERPLEXITIES ?= 5,30,50,100,250,500,750
 

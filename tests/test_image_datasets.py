@@ -354,3 +354,19 @@ def test_data_check_command_names_the_missing_folder(tmp_path, capsys):
     assert main(["cifar10", "--root", str(tmp_path)]) == 1
     message = capsys.readouterr().err
     assert str(tmp_path / "cifar-10-batches-py") in message and "TOPOEXP_DATA_DIR" in message
+
+
+@pytest.mark.data
+def test_pooled_mnist_split_is_60_20_20(shared_dir):
+    root = shared_dir / "datasets"
+    if not (root / "MNIST" / "raw").is_dir():
+        pytest.skip(f"MNIST files not found under {root}")
+    from topoexp.data.images import load_image_dataset
+
+    data = load_image_dataset(
+        "mnist", root, val_fraction=0.25, pooled_test_fraction=0.2, split_seed=3
+    )
+    sizes = [len(data.fit), len(data.train), len(data.validation), len(data.test)]
+    assert sizes == [56_000, 42_000, 14_000, 14_000]
+    assert set(data.fit.indices).isdisjoint(data.test.indices)
+    assert max(data.test.indices) >= 60_000 > min(data.test.indices)  # both official splits pooled

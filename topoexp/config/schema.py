@@ -39,6 +39,8 @@ class ImageDatasetConf:
     root: str = "${paths.data_dir}"
     val_fraction: float = 0.15
     transform: str = "topoae"
+    pooled_test_fraction: float | None = None  # pool official splits and re-split (the study)
+    pool_seed: int = 42
 
 
 # ----------------------------------------------------------------------------------------- model

@@ -93,6 +93,12 @@ def _check_dataset(cfg: DictConfig) -> None:
 
         _one_of(cfg, "dataset.name", ("spheres", *IMAGE_DATASETS))
         _one_of(cfg, "dataset.transform", tuple(TRANSFORMS))
+        pooled = ds.pooled_test_fraction
+        _require(
+            pooled is None or 0.0 < pooled < 1.0,
+            "dataset.pooled_test_fraction",
+            f"must lie in (0, 1) or be null, got {pooled}",
+        )
     if ds.name == "spheres":
         _require(
             0.0 < ds.test_fraction < 1.0,

@@ -40,4 +40,6 @@ def load_dataset(cfg: DictConfig, split_seed: int) -> DataSplits:
         val_fraction=cfg.val_fraction,
         split_seed=split_seed,
         transform=cfg.transform,
+        pooled_test_fraction=cfg.pooled_test_fraction,
+        pool_seed=cfg.pool_seed,
     )

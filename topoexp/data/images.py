@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import ConcatDataset, Dataset, Subset
 from torchvision import transforms as T
 from torchvision.datasets import CIFAR10, CIFAR100, MNIST, FashionMNIST, ImageFolder
 from torchvision.datasets.folder import default_loader
 
 from topoexp.data.base import DataSplits
-from topoexp.data.splits import validation_indices
+from topoexp.data.splits import train_test_indices, validation_indices
 
 Transform = Callable[[Any], torch.Tensor]
 TransformBuilder = Callable[[str], Transform]
@@ -306,8 +306,14 @@ def load_image_dataset(
     split_seed: int = 0,
     transform: str = "topoae",
     verify_checksums: bool = True,
+    pooled_test_fraction: float | None = None,
+    pool_seed: int = 42,
 ) -> DataSplits:
     """Load image data set ``name`` from ``root`` with its official splits (spec §1.2–1.3).
+
+    With ``pooled_test_fraction`` the official training and test splits are pooled and split
+    again, shuffled with ``pool_seed``: ``pooled_test_fraction`` of all images become the test
+    split (the reproduction study's 60/20/20 protocol: 0.2 here and ``val_fraction=0.25``).
 
     Args:
         name: one of :data:`IMAGE_DATASETS`.
@@ -327,6 +333,10 @@ def load_image_dataset(
     tf = build_transform(transform, name)
     _require(name, root / source.folder, source.files, source.layout)
     fit, test = source.read(root, tf, verify_checksums)
+    if pooled_test_fraction is not None:
+        pool = ConcatDataset([fit, test])
+        fit_idx, test_idx = train_test_indices(len(pool), pooled_test_fraction, pool_seed)
+        fit, test = Subset(pool, fit_idx.tolist()), Subset(pool, test_idx.tolist())
     tr, va = validation_indices(len(fit), val_fraction, split_seed)
     return DataSplits(
         name=name,
