@@ -18,7 +18,6 @@ edge collapses takes minutes at n = 1000 (about 8 min per cloud measured) and is
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -48,6 +47,7 @@ from topoexp.evaluation.diagrams import (
     split_essential,
     wasserstein,
 )
+from topoexp.io import write_json
 
 SLOW_S = 1.0  # peers slower than this per call are timed once
 
@@ -216,8 +216,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = run(args.repeat, args.n_directions, args.slow_peers)
     print_table(result)
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.json, result)
     return result
 
 

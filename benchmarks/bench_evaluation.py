@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from topoexp.io import write_json
+
 BUDGET_SECONDS = 15.0
 BUDGET_BYTES = 3 * 1024**3
 
@@ -184,7 +186,7 @@ def main() -> None:
     rows = [run_in_subprocess(c, args) for c in ("nldr_metrics", "sklearn_trustworthiness")]
     summary = report(rows)
     if args.json is not None:
-        args.json.write_text(json.dumps(summary, indent=2))
+        write_json(args.json, summary)
 
 
 if __name__ == "__main__":

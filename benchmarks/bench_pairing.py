@@ -10,7 +10,6 @@ averaging enough calls to last about 10 ms, on the same random Euclidean distanc
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import timeit
@@ -23,6 +22,7 @@ import numpy as np
 import ripser
 import torch
 
+from topoexp.io import write_json
 from topoexp.topology import pairing0
 
 
@@ -148,8 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = run(args.m, args.batch, args.dim, args.repeat, args.seed)
     print_table(result)
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.json, result)
     return result
 
 

@@ -8,13 +8,13 @@ The ratio TopoAE / AE is what the topological loss costs (target ≤ 1.2×).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from topoexp.io import write_json
 from topoexp.losses.signature import SignatureLoss
 from topoexp.models.autoencoders import DeepAE, MLPAutoencoder
 from topoexp.models.topoae import TopologicallyRegularizedAE
@@ -79,8 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{'AE':<8}{ae_ms:>18.2f}\n{'TopoAE':<8}{topo_ms:>18.2f}")
     print(f"TopoAE / AE = {result['ratio_topoae_over_ae']:.2f}x (target <= 1.2x)")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.json, result)
     return result
 
 

@@ -114,7 +114,8 @@ def _check_dataset(cfg: DictConfig) -> None:
 def _check_model(cfg: DictConfig) -> None:
     _one_of(cfg, "model.name", AUTOENCODERS + BASELINES)
     m = cfg.model
-    _require(m.get("n_components", m.get("latent_dim", 2)) >= 1, "model", "latent size must be ≥ 1")
+    if m.name in BASELINES:
+        _require(m.n_components >= 1, "model.n_components", f"must be ≥ 1, got {m.n_components}")
     if m.name in AUTOENCODERS:
         _one_of(cfg, "model.batchnorm", ("before_relu", "after_relu"))
         _require(m.latent_dim >= 1, "model.latent_dim", f"must be ≥ 1, got {m.latent_dim}")
