@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE, Isomap
+from sklearn.manifold import TSNE, Isomap, trustworthiness
 
 from topoexp.models.baselines import has_inverse, has_transform, make_baseline
+from topoexp.models.tsne import OpenTSNE
 
 
 @pytest.fixture(scope="module")
@@ -26,24 +27,59 @@ def test_pca_factory_seed_and_inverse(data: np.ndarray) -> None:
     np.testing.assert_allclose(pca.inverse_transform(z), rank2, atol=1e-10)
 
 
-def test_tsne_factory_protocol_settings() -> None:
+def test_sklearn_tsne_protocol_settings() -> None:
     params = {"perplexity": 35.4319, "learning_rate": 10.3280, "n_iter": 1500}
-    tsne = make_baseline("t-SNE", params, seed=7)
+    tsne = make_baseline("t-SNE", {**params, "implementation": "sklearn"}, seed=7)
     assert isinstance(tsne, TSNE)
     assert tsne.perplexity == 35.4319 and tsne.max_iter == 1500
     assert tsne.learning_rate == pytest.approx(10.3280 / 4)  # MulticoreTSNE convention
     assert tsne.init == "random" and tsne.early_exaggeration == 12.0
     assert tsne.n_iter_without_progress == 1500 and tsne.min_grad_norm == 0.0
     assert tsne.random_state == 7 and tsne.n_components == 2
-    plain = make_baseline("tsne", {"learning_rate": 200.0, "lr_convention": "sklearn"}, seed=0)
+    plain = make_baseline(
+        "tsne", {"learning_rate": 200.0, "lr_convention": "sklearn", "implementation": "sklearn"}, 0
+    )
     assert plain.learning_rate == 200.0
-    assert make_baseline("tsne", {"learning_rate": "auto"}, seed=0).learning_rate == "auto"
+    auto = make_baseline("tsne", {"learning_rate": "auto", "implementation": "sklearn"}, seed=0)
+    assert auto.learning_rate == "auto"
 
 
-def test_tsne_has_no_transform(data: np.ndarray) -> None:
-    tsne = make_baseline("tsne", {"perplexity": 5.0, "max_iter": 250}, seed=0)
+def test_opentsne_protocol_settings() -> None:
+    """openTSNE counts the 250 exaggeration iterations apart and reads bhtsne's learning rate."""
+    tsne = make_baseline("tsne", {"perplexity": 35.4319, "learning_rate": 10.328}, seed=7)
+    assert isinstance(tsne, OpenTSNE) and tsne.random_state == 7
+    inner = tsne._estimator()
+    assert inner.early_exaggeration_iter == 250 and inner.n_iter == 1250  # 1500 in all
+    assert inner.learning_rate == 10.328 and inner.early_exaggeration == 12.0
+    assert inner.initial_momentum == 0.5 and inner.final_momentum == 0.8
+    assert inner.max_step_norm is None and inner.initialization == "random"
+    assert inner.theta == 0.5 and inner.negative_gradient_method == "auto"
+    as_sklearn = make_baseline("tsne", {"learning_rate": 50.0, "lr_convention": "sklearn"}, 0)
+    assert as_sklearn._estimator().learning_rate == 200.0
+
+
+@pytest.mark.parametrize("implementation", ["opentsne", "sklearn"])
+def test_tsne_has_no_transform(data: np.ndarray, implementation: str) -> None:
+    params = {"perplexity": 5.0, "max_iter": 300, "implementation": implementation}
+    tsne = make_baseline("tsne", params, seed=0)
     assert not has_transform(tsne) and not has_inverse(tsne)
     assert tsne.fit_transform(data).shape == (60, 2)
+
+
+def test_opentsne_agrees_with_sklearn_and_is_seeded() -> None:
+    """Both libraries find the same objective value and neighbourhoods on clustered data."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=8.0, size=(4, 10))
+    X = np.concatenate([c + rng.normal(size=(75, 10)) for c in centres])
+    params = {"perplexity": 20.0, "learning_rate": 100.0, "max_iter": 600}
+    ours = make_baseline("tsne", params, seed=1)
+    peer = make_baseline("tsne", {**params, "implementation": "sklearn"}, seed=1)
+    z_ours, z_peer = ours.fit_transform(X), peer.fit_transform(X)
+    assert ours.kl_divergence_ == pytest.approx(peer.kl_divergence_, rel=0.1)
+    trust = [trustworthiness(X, z, n_neighbors=10) for z in (z_ours, z_peer)]
+    assert trust[0] == pytest.approx(trust[1], abs=0.01) and min(trust) > 0.9
+    again = make_baseline("tsne", params, seed=1).fit_transform(X)
+    np.testing.assert_array_equal(again, z_ours)
 
 
 def test_isomap_factory(data: np.ndarray) -> None:
@@ -69,6 +105,8 @@ def test_umap_factory() -> None:
         ("pca", {"random_state": 1}, "random_state"),
         ("tsne", {"n_iter": 1000, "max_iter": 1000}, "n_iter"),
         ("tsne", {"lr_convention": "openTSNE"}, "lr_convention"),
+        ("tsne", {"implementation": "multicore"}, "implementation"),
+        ("tsne", {"max_iter": 250}, "max_iter"),
     ],
 )
 def test_factory_errors(name: str, params: dict, match: str) -> None:

@@ -71,6 +71,8 @@ class TSNEConf:
     max_iter: int = 1500
     init: str = "random"
     lr_convention: str = "bhtsne"  # learning_rate as MulticoreTSNE/bhtsne read it (4× sklearn's)
+    implementation: str = "opentsne"  # opentsne | sklearn (Barnes–Hut); see topoexp.models.tsne
+    negative_gradient_method: str = "auto"  # openTSNE: auto (bh < 10,000 points ≤ fft) | bh | fft
     n_jobs: int = 2
 
 

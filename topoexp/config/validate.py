@@ -131,8 +131,10 @@ def _check_model(cfg: DictConfig) -> None:
             "model.learning_rate",
             f"must be > 0 or null (auto), got {m.learning_rate}",
         )
-        _require(m.max_iter >= 250, "model.max_iter", f"must be ≥ 250, got {m.max_iter}")
+        _require(m.max_iter > 250, "model.max_iter", f"must be > 250, got {m.max_iter}")
         _one_of(cfg, "model.lr_convention", ("bhtsne", "sklearn"))
+        _one_of(cfg, "model.implementation", ("opentsne", "sklearn"))
+        _one_of(cfg, "model.negative_gradient_method", ("auto", "fft", "bh"))
     if m.name in ("umap", "isomap"):
         _require(m.n_neighbors >= 2, "model.n_neighbors", f"must be ≥ 2, got {m.n_neighbors}")
     if m.name == "umap":

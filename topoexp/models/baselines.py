@@ -4,18 +4,8 @@
 umap-learn UMAP) with the protocol's fixed settings as defaults; any of them can be overridden
 through ``params``.
 
-t-SNE: the original code ran MulticoreTSNE 0.1, which sklearn's Barnes-Hut ``TSNE`` follows
-closely once configured as below (``TSNE_DEFAULTS``):
-
-- ``init="random"`` (MulticoreTSNE supports no PCA init; both draw N(0, 1e-4²) starting points),
-  ``early_exaggeration=12`` for the first 250 iterations with momentum 0.5 → 0.8, ``angle=0.5``;
-- ``max_iter=1500`` (the spec's ``n_iter``; that name is accepted and renamed) and no early
-  stopping (``n_iter_without_progress=max_iter``, ``min_grad_norm=0``): MulticoreTSNE always runs
-  all iterations;
-- learning rate: MulticoreTSNE (like bhtsne, FIt-SNE, openTSNE) omits the factor 4 of the KL
-  gradient, so its ``learning_rate`` is 4× sklearn's. With ``lr_convention="bhtsne"`` (default)
-  the given ``learning_rate`` is read in that convention — the one of the published best values —
-  and divided by 4 for sklearn; ``lr_convention="sklearn"`` passes it unchanged.
+t-SNE is built by ``topoexp.models.tsne`` (openTSNE or scikit-learn, configured like the
+original's MulticoreTSNE).
 """
 
 from __future__ import annotations
@@ -25,26 +15,16 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE, Isomap
+from sklearn.manifold import Isomap
+
+from topoexp.models.tsne import TSNE_DEFAULTS, make_tsne
 
 BASELINES = ("pca", "tsne", "umap", "isomap")
 
 PCA_DEFAULTS: dict[str, Any] = {"n_components": 2}
-TSNE_DEFAULTS: dict[str, Any] = {
-    "n_components": 2,
-    "max_iter": 1500,
-    "init": "random",
-    "early_exaggeration": 12.0,
-    "angle": 0.5,
-    "method": "barnes_hut",
-    "metric": "euclidean",
-    "min_grad_norm": 0.0,
-}
 # n_jobs=1: umap-learn forces a single thread whenever random_state is set (and warns otherwise).
 UMAP_DEFAULTS: dict[str, Any] = {"n_components": 2, "metric": "euclidean", "n_jobs": 1}
 ISOMAP_DEFAULTS: dict[str, Any] = {"n_components": 2, "n_jobs": 4}
-
-_BHTSNE_LR_FACTOR = 4.0
 
 
 def _canonical(name: str) -> str:
@@ -52,22 +32,6 @@ def _canonical(name: str) -> str:
     if key not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; expected one of {BASELINES}")
     return key
-
-
-def _tsne(params: dict[str, Any]) -> TSNE:
-    if "n_iter" in params:
-        if "max_iter" in params:
-            raise ValueError("give either n_iter or max_iter for t-SNE, not both")
-        params["max_iter"] = params.pop("n_iter")
-    convention = params.pop("lr_convention", "bhtsne")
-    if convention not in ("bhtsne", "sklearn"):
-        raise ValueError(f"lr_convention must be 'bhtsne' or 'sklearn', got {convention!r}")
-    kwargs = {**TSNE_DEFAULTS, **params}
-    kwargs.setdefault("n_iter_without_progress", kwargs["max_iter"])
-    lr = kwargs.get("learning_rate", "auto")
-    if convention == "bhtsne" and not isinstance(lr, str):
-        kwargs["learning_rate"] = float(lr) / _BHTSNE_LR_FACTOR
-    return TSNE(**kwargs)
 
 
 def _umap(params: dict[str, Any]) -> BaseEstimator:
@@ -82,7 +46,8 @@ def make_baseline(name: str, params: Mapping[str, Any] | None = None, seed: int 
     Args:
         name: ``pca``, ``tsne`` (also ``t-SNE``), ``umap`` or ``isomap`` (case-insensitive).
         params: constructor keyword arguments overriding the protocol defaults. For t-SNE also
-            ``n_iter`` (alias of ``max_iter``) and ``lr_convention`` (see the module docstring).
+            ``n_iter`` (alias of ``max_iter``), ``implementation`` and ``lr_convention`` (see
+            ``topoexp.models.tsne``).
         seed: passed as ``random_state`` to every estimator that takes one (PCA, t-SNE, UMAP), as
             the original code did; Isomap takes none.
 
@@ -97,7 +62,7 @@ def make_baseline(name: str, params: Mapping[str, Any] | None = None, seed: int 
     if kind == "pca":
         estimator: Any = PCA(**{**PCA_DEFAULTS, **kwargs})
     elif kind == "tsne":
-        estimator = _tsne(kwargs)
+        estimator = make_tsne(kwargs)
     elif kind == "umap":
         estimator = _umap(kwargs)
     else:
