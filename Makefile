@@ -44,6 +44,7 @@ bench: install  ## benchmarks, each a ratio against a peer measured in the same 
 	$(PY) benchmarks/bench_evaluation.py --mnist-root $(TOPOEXP_DATA_DIR) --embedding pca --json results/bench/evaluation.json
 	$(PY) benchmarks/bench_diagrams.py --json results/bench/diagrams.json
 	$(PY) benchmarks/bench_training_step.py --json results/bench/training_step.json
+	$(PY) benchmarks/bench_tsne.py --n 20000 --mnist-root $(TOPOEXP_DATA_DIR) --json results/bench/tsne.json
 
 RUN_FLAGS := logger.mode=offline trainer.progress=false
 SPHERES_METHODS := pca isomap tsne umap ae topoae topopca
@@ -61,7 +62,10 @@ report-spheres: install  ## rebuild results/spheres from multirun/spheres
 	$(PY) -m topoexp.report.table1 --dataset spheres --runs multirun/spheres --out results/spheres \
 	  --reference $(SHARED)/reference/topoae_table1.csv
 
-IMAGE_METHODS := pca tsne umap ae topoae topopca
+IMAGE_METHODS ?= pca tsne umap ae topoae topopca
+IMAGE_SEEDS ?= $(SEEDS)
+# extra overrides for the image runs, e.g. a CPU budget: IMAGE_FLAGS=trainer.max_epochs=25
+IMAGE_FLAGS ?=
 
 # reproduce-<data>: check the files first (a clear message naming the folder), then
 # 6 methods × 5 seeds as one multirun, then the table and figure in results/<data>.
@@ -71,8 +75,8 @@ reproduce-$(1): install
 	rm -rf multirun/$(1)
 	$$(PY) -m topoexp -m \
 	  "+experiment=$$(shell echo $$(addprefix $(1)/,$$(IMAGE_METHODS)) | tr ' ' ',')" \
-	  seed=$$(SEEDS) $$(RUN_FLAGS) hydra/launcher=joblib hydra.launcher.n_jobs=$$(JOBS) \
-	  hydra.sweep.dir=multirun/$(1)
+	  seed=$$(IMAGE_SEEDS) $$(RUN_FLAGS) $$(IMAGE_FLAGS) hydra/launcher=joblib \
+	  hydra.launcher.n_jobs=$$(JOBS) hydra.sweep.dir=multirun/$(1)
 	$$(PY) -m topoexp.report.table1 --dataset $(1) --runs multirun/$(1) --out results/$(1) \
 	  --reference $$(SHARED)/reference/topoae_table1.csv
 endef
