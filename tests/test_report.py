@@ -52,6 +52,19 @@ def test_table_means_population_std_and_flags(tmp_path):
     assert (tmp_path / "out" / "latents.png").stat().st_size > 0
 
 
+def test_table_from_several_run_directories(tmp_path):
+    _fake_run(tmp_path / "pca_runs", "a", "pca", 1, {"kl_0.1": 0.6})
+    _fake_run(tmp_path / "ae_runs", "b", "ae", 7, {"kl_0.1": 0.5})
+    _fake_run(tmp_path / "ae_runs", "c", "ae", 8, {"kl_0.1": 0.7})
+    dirs = [tmp_path / "pca_runs", tmp_path / "ae_runs"]
+    table1.main(["--dataset", "spheres", "--runs", *map(str, dirs), "--out", str(tmp_path / "o")])
+    long = pd.read_csv(tmp_path / "o" / "table.csv").set_index("method")
+    assert long.loc["ae", "ours_mean"] == pytest.approx(0.6)
+    assert long.loc["pca", "ours_mean"] == pytest.approx(0.6)
+    provenance = json.loads((tmp_path / "o" / "provenance.json").read_text())
+    assert provenance["methods"] == {"ae": [7, 8], "pca": [1]}
+
+
 def test_no_completed_runs_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no completed runs"):
         table1.collect_runs(tmp_path)

@@ -187,13 +187,14 @@ def _git_commit() -> str:
 
 def build(
     dataset: str,
-    runs_dir: Path,
+    runs_dir: Path | Sequence[Path],
     out_dir: Path,
     reference_csv: Path | None,
     metrics: Sequence[str] = METRICS,
     reference_columns: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    runs = collect_runs(runs_dir)
+    runs_dirs = [runs_dir] if isinstance(runs_dir, Path) else list(runs_dir)
+    runs = pd.concat([collect_runs(d) for d in runs_dirs], ignore_index=True)
     runs = runs[runs["dataset"] == dataset]
     table = aggregate(runs, metrics)
     reference = (
@@ -215,7 +216,10 @@ def build(
         out_dir / "provenance.json",
         {
             "git_commit": _git_commit(),
-            "runs_dir": str(runs_dir),
+            "runs_dir": [str(d) for d in runs_dirs] if len(runs_dirs) > 1 else str(runs_dirs[0]),
+            "methods": {m: sorted(set(g["seed"])) for m, g in runs.groupby("method")}
+            if len(runs)
+            else {},
             "n_runs": len(runs),
             "seeds": sorted(set(runs["seed"])),
         },
@@ -227,7 +231,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True)
     parser.add_argument(
-        "--runs", type=Path, required=True, help="directory searched for run directories"
+        "--runs",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="directories searched for run directories",
     )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--reference", type=Path, default=None, help="paper table CSV")
