@@ -61,6 +61,9 @@ def test_table_from_several_run_directories(tmp_path):
     long = pd.read_csv(tmp_path / "o" / "table.csv").set_index("method")
     assert long.loc["ae", "ours_mean"] == pytest.approx(0.6)
     assert long.loc["pca", "ours_mean"] == pytest.approx(0.6)
+    markdown = (tmp_path / "o" / "table.md").read_text()
+    assert "| PCA | 1 | 0.6000 (–) |" in markdown  # one seed: no ± spread
+    assert "| AE | 2 | 0.6000 ± 0.1000 (–) |" in markdown
     provenance = json.loads((tmp_path / "o" / "provenance.json").read_text())
     assert provenance["methods"] == {"ae": [7, 8], "pca": [1]}
 

@@ -142,6 +142,7 @@ def markdown(table: pd.DataFrame, long: pd.DataFrame, metrics: Sequence[str] = M
     lines = [header, "|" + "---|" * (len(metrics) + 2)]
     indexed = long.set_index(["method", "metric"])
     for method in table.index:
+        single_seed = int(table.loc[method, "n_seeds"]) == 1  # no spread to show
         cells = []
         for metric in metrics:
             row = indexed.loc[(method, metric)]
@@ -149,7 +150,8 @@ def markdown(table: pd.DataFrame, long: pd.DataFrame, metrics: Sequence[str] = M
                 cells.append("–")
                 continue
             flag = " †" if row.outside_20pct else ""
-            cells.append(f"{_fmt(row.ours_mean)} ± {_fmt(row.ours_std)} ({_fmt(row.paper)}){flag}")
+            spread = "" if single_seed else f" ± {_fmt(row.ours_std)}"
+            cells.append(f"{_fmt(row.ours_mean)}{spread} ({_fmt(row.paper)}){flag}")
         lines.append(
             f"| {LABELS.get(method, method)} | {int(table.loc[method, 'n_seeds'])} | "
             + " | ".join(cells)
@@ -157,7 +159,8 @@ def markdown(table: pd.DataFrame, long: pd.DataFrame, metrics: Sequence[str] = M
         )
     lines.append("")
     lines.append(
-        "Cells: ours mean ± std over seeds (paper's value); † more than ±20 % from the paper."
+        "Cells: ours mean ± std over seeds (a single seed: its value); the paper's value in "
+        "brackets; † more than ±20 % from the paper."
     )
     return "\n".join(lines) + "\n"
 
