@@ -220,9 +220,7 @@ def build(
         {
             "git_commit": _git_commit(),
             "runs_dir": [str(d) for d in runs_dirs] if len(runs_dirs) > 1 else str(runs_dirs[0]),
-            "methods": {m: sorted(set(g["seed"])) for m, g in runs.groupby("method")}
-            if len(runs)
-            else {},
+            "methods": {m: sorted(set(g["seed"])) for m, g in runs.groupby("method")},
             "n_runs": len(runs),
             "seeds": sorted(set(runs["seed"])),
         },
