@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from topoexp.models.autoencoders import Autoencoder
+from topoexp.topology.distances import data_distances, pairwise_distances
 
 if TYPE_CHECKING:
     from topoexp.losses.signature import SignatureLoss
@@ -58,32 +59,6 @@ def repeat_batchnorm_updates(module: nn.Module) -> Iterator[None]:
     finally:
         for handle in handles:
             handle.remove()
-
-
-def pairwise_distances(x: Tensor) -> Tensor:
-    """Euclidean distance matrix of the rows of ``x`` (``B×D``), ``B×B``.
-
-    Computed directly (no ``‖a‖²+‖b‖²−2ab`` expansion), so the diagonal and duplicate points are
-    exactly 0 and their gradient is 0 rather than NaN, as with ``torch.norm(x_i − x_j)``.
-    """
-    return torch.cdist(x, x, p=2.0, compute_mode="donot_use_mm_for_euclid_dist")
-
-
-@torch.no_grad()
-def data_distances(x: Tensor) -> Tensor:
-    """Distance matrix of input rows, which need no gradient: ``‖a‖² + ‖b‖² − 2ab`` in float64.
-
-    One matrix product instead of ``B²·D`` differences (20× faster for an MNIST batch), and more
-    accurate than the direct float32 computation. Squared distances below the expansion's
-    rounding bound (``16 ε (‖a‖² + ‖b‖²)``) are set to 0, so the diagonal and duplicate points are
-    exactly 0 as with direct differences.
-    """
-    x64 = x.to(torch.float64)
-    sq = (x64 * x64).sum(dim=1)
-    norms = sq[:, None] + sq[None, :]
-    d2 = norms - 2.0 * (x64 @ x64.T)
-    d2[d2 <= 16 * torch.finfo(torch.float64).eps * norms] = 0.0
-    return d2.sqrt_().to(x.dtype)
 
 
 class TopologicallyRegularizedAE(nn.Module):
