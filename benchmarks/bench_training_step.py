@@ -22,7 +22,7 @@ from topoexp.models.topoae import TopologicallyRegularizedAE
 
 def _models(arch: str, shape: tuple[int, ...]) -> tuple[torch.nn.Module, torch.nn.Module]:
     def base() -> torch.nn.Module:
-        return DeepAE(input_shape=shape) if arch == "deep" else MLPAutoencoder(input_dim=shape[0])
+        return DeepAE(input_shape=shape) if arch == "deep" else MLPAutoencoder(input_shape=shape)
 
     torch.manual_seed(0)
     ae = base()

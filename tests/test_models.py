@@ -85,7 +85,7 @@ def test_mlp_autoencoder_layers_and_parameter_count() -> None:
 
 
 def test_mlp_autoencoder_configurable() -> None:
-    model = MLPAutoencoder(input_dim=10, hidden=(16, 8, 4), latent_dim=3)
+    model = MLPAutoencoder(input_shape=(10,), hidden=(16, 8, 4), latent_dim=3)
     dec_lin = [(m.in_features, m.out_features) for m in model.decoder if isinstance(m, nn.Linear)]
     assert dec_lin == [(3, 4), (4, 8), (8, 16), (16, 10)]
     assert model.encode(torch.randn(5, 10)).shape == (5, 3)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from tests.wandb_records import read_run
+from topoexp.config.validate import ConfigError
 from topoexp.run import run
 from topoexp.sinks.base import NullSink
 from topoexp.training.loop import NonFiniteLossError
@@ -55,7 +56,6 @@ def test_tsne_evaluates_a_train_subsample_of_test_size(tiny_cfg, tmp_path):
 
 
 def test_invalid_config_fails_before_anything_is_written(tiny_cfg, tmp_path):
-    from topoexp.config.validate import ConfigError
 
     with pytest.raises(ConfigError, match=r"loss\.lam"):
         run(tiny_cfg("loss.lam=-1"))
@@ -128,7 +128,7 @@ def test_wandb_offline_run_holds_config_and_metrics(tiny_cfg, tmp_path, monkeypa
 
 
 def test_batch_larger_than_validation_split_is_a_clear_error(tiny_cfg):
-    with pytest.raises(ValueError, match=r"trainer\.batch_size=84 exceeds the 54 validation"):
+    with pytest.raises(ConfigError, match=r"'trainer\.batch_size': 84 exceeds the 54 validation"):
         run(tiny_cfg("+experiment=spheres/ae", "trainer.batch_size=84"))
 
 

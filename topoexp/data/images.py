@@ -19,18 +19,21 @@ test split (Tiny-ImageNet: the labelled ``val`` folder; ImageNet: ``val``).
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 import torch
+from annotated_types import Gt, Lt
 from torch.utils.data import ConcatDataset, Dataset, Subset
 from torchvision import transforms as T
 from torchvision.datasets import CIFAR10, CIFAR100, MNIST, FashionMNIST, ImageFolder
 from torchvision.datasets.folder import default_loader
 
+from topoexp.config.markers import BUILD_ARG, ArgumentError
 from topoexp.data.base import DataSplits
 from topoexp.data.splits import train_test_indices, validation_indices
 
@@ -59,7 +62,9 @@ def register_transform(name: str) -> Callable[[TransformBuilder], TransformBuild
 def build_transform(name: str, dataset: str) -> Transform:
     """The transform called ``name`` for images of data set ``dataset``."""
     if name not in TRANSFORMS:
-        raise ValueError(f"unknown transform {name!r}; known: {', '.join(sorted(TRANSFORMS))}")
+        raise ArgumentError(
+            "transform", f"unknown transform {name!r}; known: {', '.join(sorted(TRANSFORMS))}"
+        )
     return TRANSFORMS[name](dataset)
 
 
@@ -74,6 +79,12 @@ def _corel_transform(dataset: str) -> Transform:
     """COREL (A.4): ToTensor only, values in [0, 1]; the ImageNets are resized to 32×32 first."""
     steps: list[Transform] = [T.Resize((32, 32))] if dataset in COREL_RESIZED else []
     return T.Compose([*steps, T.ToTensor()])
+
+
+@register_transform("corel32")
+def _corel32_transform(dataset: str) -> Transform:
+    """COREL on any data set: resized to 32×32 (MNIST and Fashion-MNIST's 28×28 too), [0, 1]."""
+    return T.Compose([T.Resize((32, 32)), T.ToTensor()])
 
 
 # ------------------------------------------------------------------------------- file checks
@@ -217,8 +228,50 @@ class _Source:
     read: Callable[[Path, Transform, bool], tuple[Dataset, Dataset]]
 
 
+#: md5 of the official uncompressed idx files (the ``.gz`` md5s torchvision lists decompress to
+#: these bytes; torchvision itself reads only the uncompressed files).
+MNIST_MD5 = {
+    "MNIST": {
+        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+    },
+    "FashionMNIST": {
+        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+    },
+}
+
+
+def md5sum(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_mnist_files(folder: Path, cls_name: str) -> None:
+    """Raise a clear error if an idx file under ``folder`` is not the official file."""
+    for name, expected in MNIST_MD5[cls_name].items():
+        path = folder / name
+        actual = md5sum(path)
+        if actual != expected:
+            raise RuntimeError(
+                f"{path} is not the official {cls_name} file (md5 {actual}, expected "
+                f"{expected}; {path.stat().st_size:,} bytes): it is truncated or corrupt. "
+                "Replace it with the official uncompressed file (gunzip the official .gz), "
+                "or pass verify_checksums=false (dataset.verify_checksums) for your own files."
+            )
+
+
 def _read_mnist(cls: type[MNIST]) -> Callable[[Path, Transform, bool], tuple[Dataset, Dataset]]:
     def read(root: Path, transform: Transform, verify: bool) -> tuple[Dataset, Dataset]:
+        if verify:
+            verify_mnist_files(root / cls.__name__ / "raw", cls.__name__)
         fit = cls(root, train=True, transform=transform, download=False)
         return fit, cls(root, train=False, transform=transform, download=False)
 
@@ -294,19 +347,24 @@ SOURCES: dict[str, _Source] = {
     ),
 }
 
+ImageDatasetName = Literal[
+    "mnist", "fmnist", "cifar10", "cifar100", "cifar20", "tinyimagenet", "imagenet"
+]
 #: The names :func:`load_image_dataset` accepts.
-IMAGE_DATASETS = tuple(SOURCES)
+IMAGE_DATASETS: tuple[str, ...] = get_args(ImageDatasetName)
+assert set(IMAGE_DATASETS) == set(SOURCES)
+Fraction = Annotated[float, Gt(0), Lt(1)]
 
 
 def load_image_dataset(
-    name: str,
-    root: str | Path,
+    name: ImageDatasetName,
+    root: str,
     *,
-    val_fraction: float = 0.15,
-    split_seed: int = 0,
+    val_fraction: Fraction = 0.15,
+    split_seed: Annotated[int, BUILD_ARG] = 0,
     transform: str = "topoae",
     verify_checksums: bool = True,
-    pooled_test_fraction: float | None = None,
+    pooled_test_fraction: Fraction | None = None,
     pool_seed: int = 42,
 ) -> DataSplits:
     """Load image data set ``name`` from ``root`` with its official splits (spec §1.2–1.3).
@@ -321,16 +379,19 @@ def load_image_dataset(
         val_fraction: validation share of the training split.
         split_seed: seed of the validation permutation (the run seed).
         transform: a key of :data:`TRANSFORMS` (``topoae``: [−1, 1]; ``corel``: [0, 1]).
-        verify_checksums: compare CIFAR files with torchvision's official md5s.
+        verify_checksums: compare the files with the official md5s (MNIST, Fashion-MNIST: the
+            uncompressed idx files; CIFAR: torchvision's list).
 
     Raises:
         FileNotFoundError: the files are not under ``root``; the message names the folder.
     """
     if name not in SOURCES:
-        raise ValueError(f"unknown image data set {name!r}; known: {', '.join(IMAGE_DATASETS)}")
+        raise ArgumentError(
+            "name", f"unknown image data set {name!r}; known: {', '.join(IMAGE_DATASETS)}"
+        )
     source = SOURCES[name]
-    root = Path(root).expanduser()
     tf = build_transform(transform, name)
+    root = Path(root).expanduser()
     _require(name, root / source.folder, source.files, source.layout)
     fit, test = source.read(root, tf, verify_checksums)
     if pooled_test_fraction is not None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import numpy as np
 import torch
+from annotated_types import Ge, Gt, Lt
 from torch.utils.data import Subset, TensorDataset
 
+from topoexp.config.markers import BUILD_ARG
 from topoexp.data.base import DataSplits
 from topoexp.data.splits import train_test_indices, validation_indices
+
+Fraction = Annotated[float, Gt(0), Lt(1)]
 
 
 def _sample_sphere(n: int, d: int, r: float) -> np.ndarray:
@@ -45,20 +51,22 @@ def make_spheres(
 
 
 def load_spheres(
-    n_samples: int = 500,
-    d: int = 100,
-    n_spheres: int = 11,
-    r: float = 5.0,
+    name: Literal["spheres"] = "spheres",
+    n_samples: Annotated[int, Ge(1)] = 500,
+    d: Annotated[int, Ge(1)] = 100,
+    n_spheres: Annotated[int, Ge(2)] = 11,
+    r: Annotated[float, Gt(0)] = 5.0,
     data_seed: int = 42,
-    test_fraction: float = 0.1,
-    val_fraction: float = 0.15,
-    split_seed: int = 0,
+    test_fraction: Fraction = 0.1,
+    val_fraction: Fraction = 0.15,
+    split_seed: Annotated[int, BUILD_ARG] = 0,
 ) -> DataSplits:
     """SPHERES split and normalised as in the original code (spec §1.1, §1.3).
 
     The generator and the 90/10 train/test split use ``data_seed``; features are z-scored with the
     statistics (mean, population std) of the training split; the validation part is a seeded
-    permutation (``split_seed``, the run seed) of the training split.
+    permutation (``split_seed``, the run seed) of the training split. ``name`` is the data set's
+    label in run directories and tables.
     """
     X, y = make_spheres(n_samples, d, n_spheres, r, data_seed)
     train_idx, test_idx = train_test_indices(len(X), test_fraction, data_seed)
@@ -70,7 +78,7 @@ def load_spheres(
     test = TensorDataset(torch.from_numpy(X_test), torch.from_numpy(y[test_idx]))
     tr, va = validation_indices(len(fit), val_fraction, split_seed)
     return DataSplits(
-        name="spheres",
+        name=name,
         fit=fit,
         train=Subset(fit, tr.tolist()),
         validation=Subset(fit, va.tolist()),

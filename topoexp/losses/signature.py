@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 from torch import Tensor, nn
 
+from topoexp.config.markers import ArgumentError
 from topoexp.topology.pairing import death_times, pairing0
 
-__all__ = ["MATCH_EDGES", "SignatureLoss"]
+__all__ = ["MATCH_EDGES", "MatchEdges", "SignatureLoss"]
 
-MATCH_EDGES = ("symmetric", "none", "random")
+MatchEdges = Literal["symmetric", "none", "random"]
+MATCH_EDGES: tuple[str, ...] = get_args(MatchEdges)
 
 
 def _shared_edges(pairs_a: Tensor, pairs_b: Tensor, n: int) -> Tensor:
@@ -53,14 +57,17 @@ class SignatureLoss(nn.Module):
     """
 
     def __init__(
-        self, match_edges: str = "symmetric", half: bool = False, divide_by_batch: bool = True
+        self,
+        match_edges: MatchEdges = "symmetric",
+        half: bool = False,
+        divide_by_batch: bool = True,
     ) -> None:
         super().__init__()
         if match_edges not in MATCH_EDGES:
-            raise ValueError(f"match_edges must be one of {MATCH_EDGES}, got {match_edges!r}")
+            raise ArgumentError("match_edges", f"must be one of {MATCH_EDGES}, got {match_edges!r}")
         for name, flag in (("half", half), ("divide_by_batch", divide_by_batch)):
             if not isinstance(flag, bool):
-                raise ValueError(f"{name} must be a bool, got {flag!r}")
+                raise ArgumentError(name, f"must be a bool, got {flag!r}")
         self.match_edges = match_edges
         self.half = half
         self.divide_by_batch = divide_by_batch

@@ -9,8 +9,16 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from typing import Annotated, Literal
 
+from annotated_types import Ge
 from torch import Tensor, nn
+
+from topoexp.config.markers import BUILD_ARG, ArgumentError
+
+#: The shape of one sample, supplied by the task from the data set.
+InputShape = Annotated[Sequence[int], BUILD_ARG]
+BatchNormOrder = Literal["before_relu", "after_relu"]
 
 
 class Autoencoder(nn.Module):
@@ -66,21 +74,28 @@ class MLPAutoencoder(Autoencoder):
 
     def __init__(
         self,
-        input_dim: int = 101,
-        hidden: Sequence[int] = (32, 32),
-        latent_dim: int = 2,
-        batchnorm: str = "before_relu",
+        input_shape: InputShape = (101,),
+        hidden: Sequence[Annotated[int, Ge(1)]] = (32, 32),
+        latent_dim: Annotated[int, Ge(1)] = 2,
+        batchnorm: BatchNormOrder = "before_relu",
     ) -> None:
         if batchnorm not in ("before_relu", "after_relu"):
-            raise ValueError(f"batchnorm must be 'before_relu' or 'after_relu', got {batchnorm!r}")
+            raise ArgumentError(
+                "batchnorm", f"must be 'before_relu' or 'after_relu', got {batchnorm!r}"
+            )
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) != 1:
+            raise ArgumentError("input_shape", f"the MLP needs vector data, got shape {shape}")
         hidden = tuple(int(h) for h in hidden)
         super().__init__(
-            encoder=self._stack([int(input_dim), *hidden, latent_dim], batchnorm),
-            decoder=self._stack([latent_dim, *reversed(hidden), int(input_dim)], batchnorm),
+            encoder=self._stack([shape[0], *hidden, latent_dim], batchnorm),
+            decoder=self._stack([latent_dim, *reversed(hidden), shape[0]], batchnorm),
             latent_dim=latent_dim,
         )
-        self.input_dim = int(input_dim)
+        self.input_shape = shape
+        self.input_dim = shape[0]
         self.hidden = hidden
+        self.batchnorm = batchnorm
 
     @staticmethod
     def _stack(sizes: Sequence[int], batchnorm: str) -> nn.Sequential:
@@ -104,9 +119,9 @@ class DeepAE(Autoencoder):
 
     def __init__(
         self,
-        input_shape: Sequence[int] = (1, 28, 28),
-        hidden: Sequence[int] = (1000, 500, 250),
-        latent_dim: int = 2,
+        input_shape: InputShape = (1, 28, 28),
+        hidden: Sequence[Annotated[int, Ge(1)]] = (1000, 500, 250),
+        latent_dim: Annotated[int, Ge(1)] = 2,
     ) -> None:
         shape = tuple(int(s) for s in input_shape)
         d = _flat_dim(shape)
@@ -135,7 +150,9 @@ class LinearAE(Autoencoder):
     an image shape ``(C, H, W)`` adds flatten before the encoder and a reshape after the decoder.
     """
 
-    def __init__(self, input_shape: Sequence[int] = (101,), latent_dim: int = 2) -> None:
+    def __init__(
+        self, input_shape: InputShape = (101,), latent_dim: Annotated[int, Ge(1)] = 2
+    ) -> None:
         shape = tuple(int(s) for s in input_shape)
         d = _flat_dim(shape)
         encoder = nn.Sequential(nn.Linear(d, latent_dim))

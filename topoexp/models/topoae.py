@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Literal, get_args
 
 import torch
+from annotated_types import Ge
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from topoexp.config.markers import BUILD_ARG, ArgumentError
 from topoexp.models.autoencoders import Autoencoder
 from topoexp.topology.distances import data_distances, pairwise_distances
 
@@ -87,15 +89,24 @@ class TopologicallyRegularizedAE(nn.Module):
 
     def __init__(
         self,
-        autoencoder: Autoencoder,
-        lam: float,
+        autoencoder: Annotated[Autoencoder, BUILD_ARG],
+        lam: Annotated[float, Ge(0)],
         signature: SignatureLoss,
         data_norm: DataNorm = "auto",
         encode_twice: bool = True,
     ) -> None:
         super().__init__()
         if data_norm not in get_args(DataNorm):
-            raise ValueError(f"data_norm must be one of {get_args(DataNorm)}, got {data_norm!r}")
+            raise ArgumentError(
+                "data_norm", f"must be one of {get_args(DataNorm)}, got {data_norm!r}"
+            )
+        if not isinstance(autoencoder, Autoencoder):
+            raise ArgumentError(
+                "autoencoder",
+                f"the topological loss wraps an autoencoder, got {type(autoencoder).__name__}",
+            )
+        if lam < 0:
+            raise ArgumentError("lam", f"λ must be ≥ 0, got {lam}")
         self.autoencoder = autoencoder
         self.lam = float(lam)
         self.signature = signature

@@ -39,3 +39,25 @@ def latent_scatter(latents: np.ndarray, labels: np.ndarray, title: str = "") -> 
     fig, ax = plt.subplots(figsize=(4, 4))
     scatter_latents(ax, latents[:, :2], labels, title)
     return fig
+
+
+def loss_curves(history: list[dict[str, float]], title: str = "") -> Figure:
+    """Training and validation loss per epoch (the best epoch marked), log scale when positive."""
+    epochs = [int(r["epoch"]) + 1 for r in history]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for key, label in (("train/loss", "training"), ("val/loss", "validation")):
+        values = [r.get(key, np.nan) for r in history]
+        ax.plot(epochs, values, label=label, marker="." if len(epochs) < 30 else None)
+    values = np.array([r.get("val/loss", np.nan) for r in history], dtype=float)
+    if np.isfinite(values).any():
+        best = int(np.nanargmin(values))
+        ax.axvline(epochs[best], color="0.6", linestyle=":", label=f"best epoch {epochs[best]}")
+    train = np.array([r.get("train/loss", np.nan) for r in history], dtype=float)
+    if np.all(np.concatenate([values, train]) > 0):
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -14,7 +14,27 @@ class Sink(Protocol):
 
 
 class NullSink:
-    """Discards everything (``logger=none``)."""
+    """Discards everything (``logger=none``).
+
+    Takes the W&B sink's keys, unused, so that every experiment (which names its W&B group and
+    tags) also runs with ``logger=none``.
+    """
+
+    def __init__(
+        self,
+        project: str = "topoexp",
+        entity: str | None = None,
+        group: str | None = None,
+        tags: list[str] | None = None,
+        mode: str = "disabled",
+    ) -> None:
+        self.project, self.entity, self.group, self.tags, self.mode = (
+            project,
+            entity,
+            group,
+            tags,
+            mode,
+        )
 
     def log_epoch(self, record: dict[str, float]) -> None:
         pass

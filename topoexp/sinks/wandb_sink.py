@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import netrc
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from omegaconf import DictConfig, OmegaConf
-
-from topoexp.sinks.base import NullSink, Sink
+from topoexp.config.markers import BUILD_ARG
 
 
 def has_api_key() -> bool:
@@ -32,24 +31,38 @@ def resolve_mode(mode: str) -> str:
 
 
 class WandbSink:
-    """Logs the resolved config, per-epoch losses, final metrics and figures to one W&B run."""
+    """Logs the resolved config, per-epoch losses, final metrics and figures to one W&B run.
 
-    def __init__(self, cfg: DictConfig, output_dir: Path) -> None:
+    ``mode``: auto (online with an API key, else offline), online, offline or disabled.
+    """
+
+    def __init__(
+        self,
+        project: str = "topoexp",
+        entity: str | None = None,
+        group: str | None = None,
+        tags: Sequence[str] = (),
+        mode: Literal["auto", "online", "offline", "disabled"] = "auto",
+        job_type: Annotated[str, BUILD_ARG] = "train",
+        run_name: Annotated[str | None, BUILD_ARG] = None,
+        run_config: Annotated[dict | None, BUILD_ARG] = None,
+        output_dir: Annotated[Path | None, BUILD_ARG] = None,
+    ) -> None:
         import wandb
 
         self._wandb = wandb
-        logger = cfg.logger
-        name = f"{cfg.method}_{cfg.dataset.name}_{cfg.seed}"
+        self.project, self.entity, self.group = project, entity, group
+        self.tags, self.mode, self.job_type = list(tags), mode, job_type
         self.run = wandb.init(
-            project=logger.project,
-            entity=logger.entity,
-            group=logger.group,
-            tags=list(logger.tags),
-            name=name,
-            job_type="train",
-            config=OmegaConf.to_container(cfg, resolve=True),
-            dir=str(output_dir),
-            mode=resolve_mode(logger.mode),
+            project=project,
+            entity=entity,
+            group=group,
+            tags=list(tags),
+            name=run_name,
+            job_type=job_type,
+            config=run_config,
+            dir=str(output_dir) if output_dir is not None else None,
+            mode=resolve_mode(mode),
             reinit="create_new",
         )
         self.run.define_metric("epoch")
@@ -68,10 +81,3 @@ class WandbSink:
 
     def finish(self, failed: bool) -> None:
         self.run.finish(exit_code=1 if failed else 0)
-
-
-def make_sink(cfg: DictConfig, output_dir: Path) -> Sink:
-    """The sink ``cfg.logger`` asks for."""
-    if cfg.logger.name == "none" or resolve_mode(cfg.logger.mode) == "disabled":
-        return NullSink()
-    return WandbSink(cfg, output_dir)
