@@ -1,0 +1,121 @@
+"""Weak alpha persistence: the flag (Rips) filtration restricted to the Delaunay triangulation.
+
+As TopologyLayer's ``AlphaLayer`` (spec B.1): the complex is rebuilt from the current points at
+every call (scipy's Delaunay, simplices up to dimension ``maxdim + 1``); vertices enter at 0, a
+simplex at its longest edge. Points on a line (``(n, 1)`` input) use the path through the sorted
+values. Every bar is returned, zero-length ones included.
+
+Which algorithm computes the pairs (``benchmarks/bench_topology_layer.py``, 100 points in 2-D):
+
+- dimension 0: Kruskal's union-find over the Delaunay edges sorted by ``(length, i, j)``;
+- dimension 1 in 2-D: the triangulation is a disc, so the compiled dual union-find of
+  :mod:`topoexp.topology.unionfind` pairs it (one bar per triangle, the cycle it kills). This is
+  ~10× faster than inserting the complex into a gudhi simplex tree and asking for
+  ``flag_persistence_generators``, which is what the peer (scipy's Delaunay + gudhi) spends
+  most of its time on; the whole layer, gradients included, runs in about the time of the peer.
+- dimension >= 1 in 3-D and above: gudhi's simplex tree on the Delaunay faces.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+from torch import Tensor
+
+from topoexp.topology._common import detached_numpy, edge_lengths, flag_barcode
+from topoexp.topology.barcode import Barcode
+from topoexp.topology.complexes import planar_triangulation
+from topoexp.topology.rips import flag_h0_pairs, gudhi_flag_pairs
+from topoexp.topology.unionfind import flag_h1_planar
+
+__all__ = ["delaunay_complex", "weak_alpha_barcodes"]
+
+
+def delaunay_complex(points: np.ndarray) -> np.ndarray:
+    """Delaunay top simplices ``(m, d + 1)`` (rows sorted) of ``(n, d)`` points, ``d >= 2``."""
+    from scipy.spatial import Delaunay, QhullError
+
+    try:
+        tri = Delaunay(points)
+    except QhullError as err:
+        raise ValueError(
+            "Delaunay triangulation failed (points affinely dependent or too few): "
+            f"{str(err).splitlines()[0]}"
+        ) from err
+    if len(tri.coplanar):
+        raise ValueError("Delaunay triangulation dropped coincident points; remove duplicates")
+    return np.sort(tri.simplices.astype(np.int64), axis=1)
+
+
+def _faces(top: np.ndarray, dim: int) -> np.ndarray:
+    """Unique ``dim``-faces (rows sorted, lexicographic order) of the top simplices."""
+    cols = list(combinations(range(top.shape[1]), dim + 1))
+    return np.unique(np.concatenate([top[:, list(c)] for c in cols]), axis=0)
+
+
+def _sorted_edges(pts: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edges in ``(length, i, j)`` order (input rows lexicographic) and their lengths."""
+    length = np.sqrt(np.square(pts[edges[:, 0]] - pts[edges[:, 1]]).sum(-1))
+    order = np.argsort(length, kind="stable")
+    return order, length
+
+
+def weak_alpha_barcodes(x: Tensor, maxdim: int = 0) -> list[Barcode]:
+    """Weak alpha barcodes of dimensions ``0..maxdim`` of the ``(n, d)`` points ``x``."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(f"expected an (n, d) point cloud, got shape {tuple(x.shape)}")
+    if not isinstance(maxdim, int) or maxdim < 0:
+        raise ValueError(f"maxdim must be a non-negative int, got {maxdim!r}")
+    pts = detached_numpy(x, "points").astype(np.float64)
+    n, d = pts.shape
+
+    def lengths(e: Tensor) -> Tensor:
+        return edge_lengths(x, e)
+
+    if d == 1 or n <= 2:
+        path = np.argsort(pts[:, 0], kind="stable")
+        edges = np.sort(np.stack([path[:-1], path[1:]], 1), axis=1)
+        edges = edges[np.lexsort((edges[:, 1], edges[:, 0]))]
+        order, _ = _sorted_edges(pts, edges)
+        out = [flag_barcode(lengths, 0, *flag_h0_pairs(edges[order], n), like=x)]
+        empty = np.zeros((0, 2), np.int64)
+        return out + [flag_barcode(lengths, k, empty, empty, like=x) for k in range(1, maxdim + 1)]
+
+    top = delaunay_complex(pts)
+    edges = _faces(top, 1)
+    order, _ = _sorted_edges(pts, edges)
+    out = [flag_barcode(lengths, 0, *flag_h0_pairs(edges[order], n), like=x)]
+    if maxdim == 0:
+        return out
+    if d == 2:
+        tri = planar_triangulation(n, edges, top)
+        rank = np.empty(len(edges), np.int64)
+        rank[order] = np.arange(len(edges))
+        birth = np.empty(len(top), np.int64)
+        death = np.empty(len(top), np.int64)
+        flag_h1_planar(rank, tri.edge_faces, tri.tri_edges, birth, death)
+        pairs = [(tri.edges[birth], tri.edges[death])]
+        empty = np.zeros((0, 2), np.int64)
+        pairs += [(empty, empty)] * (maxdim - 1)
+    else:
+        import gudhi
+
+        st = gudhi.SimplexTree()
+        _, length = _sorted_edges(pts, edges)
+        st.insert_batch(np.arange(n)[None, :], np.zeros(n))
+        st.insert_batch(edges.T, length)
+        for k in range(2, min(maxdim + 1, d) + 1):
+            faces = _faces(top, k)
+            sub = list(combinations(range(k + 1), 2))
+            flt = np.max(
+                [np.sqrt(np.square(pts[faces[:, a]] - pts[faces[:, b]]).sum(-1)) for a, b in sub],
+                axis=0,
+            )
+            st.insert_batch(faces.T, flt)
+        pairs = gudhi_flag_pairs(st, maxdim)
+    for k, (b, dd) in enumerate(pairs, start=1):
+        out.append(flag_barcode(lengths, k, b, dd, like=x))
+    return out
