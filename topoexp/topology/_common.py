@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import torch
 from torch import Tensor
@@ -44,27 +42,49 @@ def edge_lengths(x: Tensor, edges: Tensor) -> Tensor:
 
 
 def flag_barcode(
-    lengths: Callable[[Tensor], Tensor],
+    edge_values: Tensor,
+    edges: np.ndarray,
     dim: int,
-    birth_edges: np.ndarray,
-    death_edges: np.ndarray,
-    like: Tensor,
+    birth: np.ndarray,
+    death: np.ndarray,
 ) -> Barcode:
-    """A flag-filtration barcode from critical edges ``(k, 2)`` (``-1`` rows: infinite death).
+    """A flag-filtration barcode from critical cells given as indices.
 
-    ``lengths(edges)`` returns the differentiable lengths of ``(m, 2)`` edges. Dimension 0 births
-    are vertices (rows ``(v, v)``, value 0). All cells are gathered with one call.
+    Args:
+        edge_values: ``(E,)`` differentiable lengths of the complex's edges.
+        edges: ``(E, 2)`` their vertices.
+        dim: homology dimension; in dimension 0, ``birth`` holds vertex ids (value 0, cells
+            ``(v, v)``), otherwise edge ids.
+        birth, death: ``(k,)`` int arrays; ``death`` edge ids, ``-1`` (infinite) rows last.
+
+    All finite values are gathered with one indexing call.
     """
-    k = len(birth_edges)
-    bc = torch.from_numpy(np.ascontiguousarray(birth_edges, dtype=np.int64)).to(like.device)
-    dc = torch.from_numpy(np.ascontiguousarray(death_edges, dtype=np.int64)).to(like.device)
-    finite = dc[:, 0] >= 0
+    birth = np.asarray(birth, np.int64)
+    death = np.asarray(death, np.int64)
+    k = len(birth)
+    n_fin = int((death >= 0).sum())
+    if (death[n_fin:] >= 0).any():
+        raise RuntimeError("infinite bars must come last")
+    device, dtype = edge_values.device, edge_values.dtype
     if dim == 0:
-        births = torch.zeros(k, dtype=like.dtype, device=like.device)
-        deaths_finite = lengths(dc[finite])
+        idx = torch.from_numpy(death[:n_fin]).to(device)
+        births = torch.zeros(k, dtype=dtype, device=device)
+        deaths_fin = edge_values[idx]
+        bcells = np.stack([birth, birth], 1)
     else:
-        both = lengths(torch.cat([bc, dc[finite]]))
-        births, deaths_finite = both[:k], both[k:]
-    deaths = torch.full((k,), float("inf"), dtype=like.dtype, device=like.device)
-    deaths = deaths.masked_scatter(finite, deaths_finite)
-    return Barcode(births, deaths, dim, bc.reshape(k, 2), dc.reshape(k, 2), sublevel=True)
+        idx = torch.from_numpy(np.concatenate([birth, death[:n_fin]])).to(device)
+        vals = edge_values[idx]
+        births, deaths_fin = vals[:k], vals[k:]
+        bcells = edges[birth].reshape(k, 2)
+    deaths = torch.cat(
+        [deaths_fin, torch.full((k - n_fin,), float("inf"), dtype=dtype, device=device)]
+    )
+    dcells = np.concatenate([edges[death[:n_fin]].reshape(n_fin, 2), np.full((k - n_fin, 2), -1)])
+    return Barcode(
+        births,
+        deaths,
+        dim,
+        torch.from_numpy(np.ascontiguousarray(bcells, dtype=np.int64)).to(device),
+        torch.from_numpy(np.ascontiguousarray(dcells, dtype=np.int64)).to(device),
+        sublevel=True,
+    )

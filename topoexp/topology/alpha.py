@@ -21,6 +21,7 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from topoexp.topology._common import detached_numpy, edge_lengths, flag_barcode
@@ -69,25 +70,26 @@ def weak_alpha_barcodes(x: Tensor, maxdim: int = 0) -> list[Barcode]:
         raise ValueError(f"expected an (n, d) point cloud, got shape {tuple(x.shape)}")
     if not isinstance(maxdim, int) or maxdim < 0:
         raise ValueError(f"maxdim must be a non-negative int, got {maxdim!r}")
+    if not x.is_floating_point():
+        x = x.to(torch.get_default_dtype())
     pts = detached_numpy(x, "points").astype(np.float64)
     n, d = pts.shape
-
-    def lengths(e: Tensor) -> Tensor:
-        return edge_lengths(x, e)
+    empty = np.zeros(0, np.int64)
 
     if d == 1 or n <= 2:
         path = np.argsort(pts[:, 0], kind="stable")
         edges = np.sort(np.stack([path[:-1], path[1:]], 1), axis=1)
         edges = edges[np.lexsort((edges[:, 1], edges[:, 0]))]
         order, _ = _sorted_edges(pts, edges)
-        out = [flag_barcode(lengths, 0, *flag_h0_pairs(edges[order], n), like=x)]
-        empty = np.zeros((0, 2), np.int64)
-        return out + [flag_barcode(lengths, k, empty, empty, like=x) for k in range(1, maxdim + 1)]
+        values = edge_lengths(x, torch.from_numpy(edges).to(x.device))
+        out = [flag_barcode(values, edges, 0, *flag_h0_pairs(order, edges, n))]
+        return out + [flag_barcode(values, edges, k, empty, empty) for k in range(1, maxdim + 1)]
 
     top = delaunay_complex(pts)
     edges = _faces(top, 1)
-    order, _ = _sorted_edges(pts, edges)
-    out = [flag_barcode(lengths, 0, *flag_h0_pairs(edges[order], n), like=x)]
+    order, length = _sorted_edges(pts, edges)
+    values = edge_lengths(x, torch.from_numpy(edges).to(x.device))
+    out = [flag_barcode(values, edges, 0, *flag_h0_pairs(order, edges, n))]
     if maxdim == 0:
         return out
     if d == 2:
@@ -97,14 +99,11 @@ def weak_alpha_barcodes(x: Tensor, maxdim: int = 0) -> list[Barcode]:
         birth = np.empty(len(top), np.int64)
         death = np.empty(len(top), np.int64)
         flag_h1_planar(rank, tri.edge_faces, tri.tri_edges, birth, death)
-        pairs = [(tri.edges[birth], tri.edges[death])]
-        empty = np.zeros((0, 2), np.int64)
-        pairs += [(empty, empty)] * (maxdim - 1)
+        pairs = [(birth, death)] + [(empty, empty)] * (maxdim - 1)
     else:
         import gudhi
 
         st = gudhi.SimplexTree()
-        _, length = _sorted_edges(pts, edges)
         st.insert_batch(np.arange(n)[None, :], np.zeros(n))
         st.insert_batch(edges.T, length)
         for k in range(2, min(maxdim + 1, d) + 1):
@@ -115,7 +114,13 @@ def weak_alpha_barcodes(x: Tensor, maxdim: int = 0) -> list[Barcode]:
                 axis=0,
             )
             st.insert_batch(faces.T, flt)
-        pairs = gudhi_flag_pairs(st, maxdim)
+        codes = edges[:, 0] * n + edges[:, 1]
+
+        def edge_id(e: np.ndarray) -> np.ndarray:
+            out = np.searchsorted(codes, e[:, 0] * n + e[:, 1])
+            return np.where(e[:, 0] >= 0, out, -1)
+
+        pairs = [(edge_id(b), edge_id(dd)) for b, dd in gudhi_flag_pairs(st, maxdim)]
     for k, (b, dd) in enumerate(pairs, start=1):
-        out.append(flag_barcode(lengths, k, b, dd, like=x))
+        out.append(flag_barcode(values, edges, k, b, dd))
     return out

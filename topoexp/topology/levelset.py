@@ -104,7 +104,7 @@ def _gudhi_pairs(g: np.ndarray, simplices: list[np.ndarray], maxdim: int) -> lis
 
     st = gudhi.SimplexTree()
     g64 = g.astype(np.float64)
-    for d, simp in enumerate(simplices[: maxdim + 2]):
+    for simp in simplices[: maxdim + 2]:
         if len(simp):
             st.insert_batch(simp.T, g64[simp].max(axis=1))
     st.compute_persistence(min_persistence=-1.0, persistence_dim_max=True)

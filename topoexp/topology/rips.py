@@ -23,11 +23,13 @@ The benchmark measures the whole layer (distances, pairs, gather, backward) agai
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import torch
 from torch import Tensor
 
-from topoexp.topology._common import detached_numpy, edge_lengths, flag_barcode
+from topoexp.topology._common import detached_numpy, flag_barcode
 from topoexp.topology.barcode import Barcode
 from topoexp.topology.pairing import pairing0
 from topoexp.topology.unionfind import flag_h0
@@ -35,23 +37,37 @@ from topoexp.topology.unionfind import flag_h0
 __all__ = ["flag_h0_pairs", "rips_barcodes"]
 
 
-def flag_h0_pairs(sorted_edges: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Birth cells ``(n, 2)`` and death cells ``(n, 2)`` of dimension 0 from edges in filtration
-    order: merges first (in order), then the essential bar(s) of each component (death ``-1``)."""
-    birth_v = np.empty(max(n - 1, 0), np.int64)
-    death_e = np.empty(max(n - 1, 0), np.int64)
-    k = flag_h0(np.ascontiguousarray(sorted_edges, dtype=np.int64), n, birth_v, death_e)
-    birth_v, death_e = birth_v[:k], death_e[:k]
+def flag_h0_pairs(
+    sorted_ids: np.ndarray, edges: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dimension-0 birth vertices and death edge ids (``-1`` last: one per component) from the
+    edge ids ``sorted_ids`` in filtration order (``edges`` the complex's edge list)."""
+    m = max(n - 1, 0)
+    birth_v = np.empty(m, np.int64)
+    death_k = np.empty(m, np.int64)
+    k = flag_h0(np.ascontiguousarray(edges[sorted_ids], dtype=np.int64), n, birth_v, death_k)
+    birth_v, death_k = birth_v[:k], death_k[:k]
     survivors = np.setdiff1d(np.arange(n), birth_v)
     births = np.concatenate([birth_v, survivors])
-    deaths = np.concatenate(
-        [sorted_edges[death_e].reshape(-1, 2), np.full((len(survivors), 2), -1)]
-    )
-    return np.stack([births, births], 1), deaths.astype(np.int64)
+    deaths = np.concatenate([np.asarray(sorted_ids)[death_k], np.full(len(survivors), -1)])
+    return births, deaths.astype(np.int64)
 
 
-def _as_distance_matrix(x: Tensor, distance_matrix: bool) -> tuple[np.ndarray, object]:
-    """Detached float64 symmetric distances, and a function giving differentiable edge lengths."""
+@cache
+def _triu(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Upper-triangle edges ``(E, 2)`` of n points in row-major order, and an (n, n) id table."""
+    iu, ju = np.triu_indices(n, 1)
+    ids = np.full((n, n), -1, np.int64)
+    ids[iu, ju] = np.arange(len(iu))
+    ids[ju, iu] = ids[iu, ju]
+    edges = np.stack([iu, ju], 1)
+    edges.flags.writeable = False
+    ids.flags.writeable = False
+    return edges, ids
+
+
+def _as_distance_matrix(x: Tensor, distance_matrix: bool) -> tuple[np.ndarray, Tensor]:
+    """Detached float64 symmetric distances, and the differentiable upper triangle ``(E,)``."""
     if not isinstance(x, Tensor):
         raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
     if distance_matrix:
@@ -62,56 +78,65 @@ def _as_distance_matrix(x: Tensor, distance_matrix: bool) -> tuple[np.ndarray, o
         D = D + D.T
         if (D < 0).any():
             raise ValueError("distance matrix has negative entries")
-
-        def lengths(edges: Tensor) -> Tensor:
-            lo, hi = edges.min(dim=1).values, edges.max(dim=1).values
-            return x[lo, hi]
-
-        return D, lengths
+        iu, ju = np.triu_indices(x.shape[0], 1)
+        return D, x[torch.from_numpy(iu).to(x.device), torch.from_numpy(ju).to(x.device)]
     if x.ndim != 2:
         raise ValueError(f"expected an (n, d) point cloud, got shape {tuple(x.shape)}")
     pts = detached_numpy(x, "points").astype(np.float64)
     D = np.sqrt(np.square(pts[:, None, :] - pts[None, :, :]).sum(-1))
-    return D, lambda edges: edge_lengths(x, edges)
+    if not x.is_floating_point():
+        x = x.to(torch.get_default_dtype())
+    return D, torch.nn.functional.pdist(x)
 
 
-def _ripser_h1(D: np.ndarray, tree: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Critical edges of all dimension-1 bars from ripser's values; None if a value is ambiguous."""
+def _lookup(L32: np.ndarray, vals: np.ndarray) -> np.ndarray | None:
+    """Index of the unique entry of ``L32`` equal to each value; None if one is not unique."""
+    if len(vals) * len(L32) <= 4_000_000:
+        hits = L32[None, :] == vals[:, None]
+        if not (hits.sum(1) == 1).all():
+            return None
+        return hits.argmax(1)
+    by = np.argsort(L32, kind="stable")
+    lo = np.searchsorted(L32[by], vals, "left")
+    hi = np.searchsorted(L32[by], vals, "right")
+    return by[lo] if np.all(hi - lo == 1) else None
+
+
+def _ripser_h1(D: np.ndarray, tree_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Birth and death edge ids of all dimension-1 bars (ripser's values mapped back to their
+    edges, then one zero-length bar per remaining edge outside the spanning tree); None if a
+    value does not identify a unique edge."""
     import ripser
 
     n = D.shape[0]
     dgm = ripser.ripser(D, maxdim=1, distance_matrix=True)["dgms"][1]
-    iu, ju = np.triu_indices(n, 1)
-    L32 = D[iu, ju].astype(np.float32)
-    by = np.argsort(L32, kind="stable")
-    Ls = L32[by]
-    vals = dgm.astype(np.float32).ravel()
-    lo = np.searchsorted(Ls, vals, "left")
-    hi = np.searchsorted(Ls, vals, "right")
-    if len(vals) and not np.all(hi - lo == 1):
+    edges, _ = _triu(n)
+    L32 = D[edges[:, 0], edges[:, 1]].astype(np.float32)
+    cells = _lookup(L32, dgm.astype(np.float32).ravel())
+    if cells is None:
         return None
-    cells = by[lo].reshape(-1, 2)  # (k, 2) edge ids (birth, death)
-    edge_id = np.full((n, n), -1, np.int64)
-    edge_id[iu, ju] = np.arange(len(iu))
-    in_tree = np.zeros(len(iu), bool)
-    in_tree[edge_id[tree[:, 0], tree[:, 1]]] = True
-    born = np.zeros(len(iu), bool)
-    born[cells[:, 0]] = True
-    if (born & in_tree).any() or len(np.unique(cells[:, 0])) != len(cells):
+    cells = cells.reshape(-1, 2)
+    used = np.zeros(len(edges), bool)
+    used[tree_ids] = True
+    if used[cells[:, 0]].any():
         return None
-    zero = np.flatnonzero(~in_tree & ~born)
-    birth_ids = np.concatenate([cells[:, 0], zero])
-    death_ids = np.concatenate([cells[:, 1], zero])
-    edges = np.stack([iu, ju], 1)
-    return edges[birth_ids], edges[death_ids]
+    used[cells[:, 0]] = True
+    if int(used.sum()) != len(tree_ids) + len(cells):  # a birth edge repeated
+        return None
+    zero = np.flatnonzero(~used)
+    return np.concatenate([cells[:, 0], zero]), np.concatenate([cells[:, 1], zero])
 
 
 def _gudhi_flag(D: np.ndarray, maxdim: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per dimension 1..maxdim: (birth edges, death edges or -1) from gudhi, all bars."""
+    """Per dimension 1..maxdim: (birth, death) edge ids of all bars, from gudhi."""
     import gudhi
 
     st = gudhi.RipsComplex(distance_matrix=D).create_simplex_tree(max_dimension=maxdim + 1)
-    return gudhi_flag_pairs(st, maxdim)
+    _, ids = _triu(D.shape[0])
+    return [
+        (ids[b[:, 0], b[:, 1]], np.where(d[:, 0] >= 0, ids[d[:, 0], d[:, 1]], -1))
+        for b, d in gudhi_flag_pairs(st, maxdim)
+    ]
 
 
 def gudhi_flag_pairs(st: object, maxdim: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -143,20 +168,18 @@ def rips_barcodes(x: Tensor, maxdim: int = 1, distance_matrix: bool = False) -> 
     """
     if not isinstance(maxdim, int) or maxdim < 0:
         raise ValueError(f"maxdim must be a non-negative int, got {maxdim!r}")
-    D, lengths = _as_distance_matrix(x, distance_matrix)
+    D, values = _as_distance_matrix(x, distance_matrix)
     n = D.shape[0]
     if n == 0:
         raise ValueError("empty point cloud")
+    edges, ids = _triu(n)
     tree = pairing0(D) if n > 1 else np.zeros((0, 2), np.int64)
-    out = [flag_barcode(lengths, 0, *flag_h0_pairs(tree, n), like=_like(x))]
+    tree_ids = ids[tree[:, 0], tree[:, 1]]
+    out = [flag_barcode(values, edges, 0, *flag_h0_pairs(tree_ids, edges, n))]
     if maxdim == 0:
         return out
-    pairs = _ripser_h1(D, tree) if maxdim == 1 and n > 2 else None
+    pairs = _ripser_h1(D, tree_ids) if maxdim == 1 and n > 2 else None
     higher = [pairs] if pairs is not None else _gudhi_flag(D, maxdim)
     for d, (b, dd) in enumerate(higher, start=1):
-        out.append(flag_barcode(lengths, d, b, dd, like=_like(x)))
+        out.append(flag_barcode(values, edges, d, b, dd))
     return out
-
-
-def _like(x: Tensor) -> Tensor:
-    return x if x.is_floating_point() else x.to(torch.get_default_dtype())
