@@ -151,6 +151,15 @@ def test_general_complex_planar_and_not() -> None:
         assert_same_bars(dgms[d], ref[d])
 
 
+def test_dimensions_beyond_the_complex_are_empty() -> None:
+    dgms, _ = LevelSetLayer(grid_complex(3, 3), maxdim=3)(torch.rand(9))
+    assert [d.shape[0] for d in dgms] == [9, 8, 0, 0]
+    dgms, _ = LevelSetLayer2D((4, 1))(torch.rand(1, 4))  # a path: no loops
+    assert [d.shape[0] for d in dgms] == [4, 0]
+    dgms, _ = LevelSetLayer2D((1, 1), complex="grid")(torch.rand(3, 1, 1))
+    assert [tuple(d.shape) for d in dgms] == [(3, 1, 2), (3, 0, 2)]
+
+
 def test_cycle_graph_has_an_essential_loop() -> None:
     cx = SimplicialComplex()
     for s in ([0], [1], [2], [3], [0, 1], [1, 2], [2, 3], [0, 3]):
@@ -236,8 +245,6 @@ def test_bad_inputs_raise() -> None:
         LevelSetLayer2D((3, 0))
     with pytest.raises(ValueError, match="maxdim"):
         LevelSetLayer(grid_complex(3, 3), maxdim=-1)
-    with pytest.raises(ValueError, match="exceeds"):
-        LevelSetLayer(grid_complex(3, 3), maxdim=3)
     with pytest.raises(ValueError, match="alg"):
         LevelSetLayer2D((3, 3), alg="fast")
     cx = SimplicialComplex()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -35,56 +37,58 @@ def gather_or_inf(values: Tensor, cells: Tensor, sublevel: bool) -> Tensor:
 
 def edge_lengths(x: Tensor, edges: Tensor) -> Tensor:
     """Euclidean lengths ``‖x[i] − x[j]‖`` of ``edges (k, 2)``; gradient 0 at coincident points."""
-    diff = x[edges[:, 0]] - x[edges[:, 1]]
-    sq = diff.square().sum(-1)
-    pos = sq > 0
-    return torch.where(pos, sq.clamp(min=torch.finfo(sq.dtype).tiny).sqrt(), torch.zeros_like(sq))
+    return torch.linalg.vector_norm(x[edges[:, 0]] - x[edges[:, 1]], dim=1)
 
 
-def flag_barcode(
-    edge_values: Tensor,
+def flag_barcodes(
+    lengths: Callable[[np.ndarray], Tensor],
     edges: np.ndarray,
-    dim: int,
-    birth: np.ndarray,
-    death: np.ndarray,
-) -> Barcode:
-    """A flag-filtration barcode from critical cells given as indices.
+    pairs: list[tuple[np.ndarray, np.ndarray]],
+    like: Tensor,
+) -> list[Barcode]:
+    """Flag-filtration barcodes of dimensions ``0..len(pairs) - 1`` from critical cells.
 
     Args:
-        edge_values: ``(E,)`` differentiable lengths of the complex's edges.
-        edges: ``(E, 2)`` their vertices.
-        dim: homology dimension; in dimension 0, ``birth`` holds vertex ids (value 0, cells
-            ``(v, v)``), otherwise edge ids.
-        birth, death: ``(k,)`` int arrays; ``death`` edge ids, ``-1`` (infinite) rows last.
-
-    All finite values are gathered with one indexing call.
+        lengths: differentiable lengths of the edges with the given ids (one call for all bars).
+        edges: ``(E, 2)`` vertices of the complex's edges.
+        pairs: per dimension ``(birth, death)`` int arrays ``(k,)``: in dimension 0 ``birth``
+            holds vertex ids (value 0, cells ``(v, v)``), otherwise edge ids; ``death`` holds edge
+            ids, ``-1`` (infinite) rows last.
+        like: a tensor with the output's dtype and device.
     """
-    birth = np.asarray(birth, np.int64)
-    death = np.asarray(death, np.int64)
-    k = len(birth)
-    n_fin = int((death >= 0).sum())
-    if (death[n_fin:] >= 0).any():
-        raise RuntimeError("infinite bars must come last")
-    device, dtype = edge_values.device, edge_values.dtype
-    if dim == 0:
-        idx = torch.from_numpy(death[:n_fin]).to(device)
-        births = torch.zeros(k, dtype=dtype, device=device)
-        deaths_fin = edge_values[idx]
-        bcells = np.stack([birth, birth], 1)
-    else:
-        idx = torch.from_numpy(np.concatenate([birth, death[:n_fin]])).to(device)
-        vals = edge_values[idx]
-        births, deaths_fin = vals[:k], vals[k:]
-        bcells = edges[birth].reshape(k, 2)
-    deaths = torch.cat(
-        [deaths_fin, torch.full((k - n_fin,), float("inf"), dtype=dtype, device=device)]
-    )
-    dcells = np.concatenate([edges[death[:n_fin]].reshape(n_fin, 2), np.full((k - n_fin, 2), -1)])
-    return Barcode(
-        births,
-        deaths,
-        dim,
-        torch.from_numpy(np.ascontiguousarray(bcells, dtype=np.int64)).to(device),
-        torch.from_numpy(np.ascontiguousarray(dcells, dtype=np.int64)).to(device),
-        sublevel=True,
-    )
+    ids, sizes, n_fin = [], [], []
+    for dim, (birth, death) in enumerate(pairs):
+        fin = int((death >= 0).sum())
+        if (death[fin:] >= 0).any():
+            raise RuntimeError("infinite bars must come last")
+        part = death[:fin] if dim == 0 else np.concatenate([birth, death[:fin]])
+        ids.append(part)
+        sizes.append(len(part))
+        n_fin.append(fin)
+    all_ids = np.concatenate(ids).astype(np.int64)
+    values = lengths(all_ids).split(sizes)
+    out = []
+    for dim, ((birth, death), vals, fin) in enumerate(zip(pairs, values, n_fin, strict=True)):
+        k = len(birth)
+        deaths = vals if dim == 0 else vals[k:]
+        if fin < k:
+            pad = torch.full((k - fin,), float("inf"), dtype=like.dtype, device=like.device)
+            deaths = torch.cat([deaths, pad])
+        if dim == 0:
+            births = torch.zeros(k, dtype=like.dtype, device=like.device)
+            bcells = np.stack([birth, birth], 1)
+        else:
+            births = vals[:k]
+            bcells = edges[birth].reshape(k, 2)
+        dcells = np.concatenate([edges[death[:fin]].reshape(fin, 2), np.full((k - fin, 2), -1)])
+        out.append(
+            Barcode(
+                births,
+                deaths,
+                dim,
+                torch.from_numpy(np.ascontiguousarray(bcells, dtype=np.int64)).to(like.device),
+                torch.from_numpy(np.ascontiguousarray(dcells, dtype=np.int64)).to(like.device),
+                sublevel=True,
+            )
+        )
+    return out

@@ -18,23 +18,22 @@ Which algorithm computes the pairs (``benchmarks/bench_topology_layer.py``, 100 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import combinations
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from topoexp.topology._common import detached_numpy, edge_lengths, flag_barcode
+from topoexp.topology._common import detached_numpy, edge_lengths, flag_barcodes
 from topoexp.topology.barcode import Barcode
-from topoexp.topology.complexes import planar_triangulation
 from topoexp.topology.rips import flag_h0_pairs, gudhi_flag_pairs
 from topoexp.topology.unionfind import flag_h1_planar
 
 __all__ = ["delaunay_complex", "weak_alpha_barcodes"]
 
 
-def delaunay_complex(points: np.ndarray) -> np.ndarray:
-    """Delaunay top simplices ``(m, d + 1)`` (rows sorted) of ``(n, d)`` points, ``d >= 2``."""
+def _delaunay(points: np.ndarray) -> object:
     from scipy.spatial import Delaunay, QhullError
 
     try:
@@ -46,7 +45,35 @@ def delaunay_complex(points: np.ndarray) -> np.ndarray:
         ) from err
     if len(tri.coplanar):
         raise ValueError("Delaunay triangulation dropped coincident points; remove duplicates")
-    return np.sort(tri.simplices.astype(np.int64), axis=1)
+    return tri
+
+
+def delaunay_complex(points: np.ndarray) -> np.ndarray:
+    """Delaunay top simplices ``(m, d + 1)`` (rows sorted) of ``(n, d)`` points, ``d >= 2``."""
+    return np.sort(_delaunay(points).simplices.astype(np.int64), axis=1)
+
+
+def _planar_delaunay(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges ``(E, 2)`` (rows sorted), their faces ``(E, 2)`` (``T`` = outer) and the triangles'
+    edge ids ``(T, 3)`` of a 2-D Delaunay triangulation, read off scipy's neighbour table."""
+    tri = _delaunay(points)
+    simp = tri.simplices.astype(np.int64)
+    nb = tri.neighbors.astype(np.int64)
+    n_tri = len(simp)
+    t = np.arange(n_tri)
+    other = ((1, 2), (0, 2), (0, 1))  # the edge opposite local vertex k
+    ends = np.stack([simp[:, list(o)] for o in other], 1)  # (T, 3, 2)
+    own = (nb < 0) | (t[:, None] < nb)  # each edge listed once, by its lower triangle
+    tri_edges = np.full((n_tri, 3), -1, np.int64)
+    tri_edges[own] = np.arange(int(own.sum()))
+    edges = np.sort(ends[own], axis=1)
+    faces = np.stack([np.broadcast_to(t[:, None], nb.shape)[own], nb[own]], 1)
+    faces[faces < 0] = n_tri
+    tt, kk = np.nonzero(~own)  # the same edge seen from its higher triangle
+    s = nb[tt, kk]
+    ks = np.argmax(nb[s] == tt[:, None], axis=1)
+    tri_edges[tt, kk] = tri_edges[s, ks]
+    return edges, faces, tri_edges
 
 
 def _faces(top: np.ndarray, dim: int) -> np.ndarray:
@@ -56,10 +83,14 @@ def _faces(top: np.ndarray, dim: int) -> np.ndarray:
 
 
 def _sorted_edges(pts: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Edges in ``(length, i, j)`` order (input rows lexicographic) and their lengths."""
+    """Edge ids in ``(length, i, j)`` order, and the lengths."""
     length = np.sqrt(np.square(pts[edges[:, 0]] - pts[edges[:, 1]]).sum(-1))
-    order = np.argsort(length, kind="stable")
-    return order, length
+    return np.lexsort((edges[:, 1], edges[:, 0], length)), length
+
+
+def _lengths_of(x: Tensor, edges: np.ndarray) -> Callable[[np.ndarray], Tensor]:
+    """Differentiable lengths of the edges with given ids (rows of ``edges``)."""
+    return lambda ids: edge_lengths(x, torch.from_numpy(edges[ids]).to(x.device))
 
 
 def weak_alpha_barcodes(x: Tensor, maxdim: int = 0) -> list[Barcode]:
@@ -81,25 +112,25 @@ def weak_alpha_barcodes(x: Tensor, maxdim: int = 0) -> list[Barcode]:
         edges = np.sort(np.stack([path[:-1], path[1:]], 1), axis=1)
         edges = edges[np.lexsort((edges[:, 1], edges[:, 0]))]
         order, _ = _sorted_edges(pts, edges)
-        values = edge_lengths(x, torch.from_numpy(edges).to(x.device))
-        out = [flag_barcode(values, edges, 0, *flag_h0_pairs(order, edges, n))]
-        return out + [flag_barcode(values, edges, k, empty, empty) for k in range(1, maxdim + 1)]
+        pairs = [flag_h0_pairs(order, edges, n)] + [(empty, empty)] * maxdim
+        return flag_barcodes(_lengths_of(x, edges), edges, pairs, x)
 
-    top = delaunay_complex(pts)
-    edges = _faces(top, 1)
-    order, length = _sorted_edges(pts, edges)
-    values = edge_lengths(x, torch.from_numpy(edges).to(x.device))
-    out = [flag_barcode(values, edges, 0, *flag_h0_pairs(order, edges, n))]
-    if maxdim == 0:
-        return out
     if d == 2:
-        tri = planar_triangulation(n, edges, top)
+        edges, faces, tri_edges = _planar_delaunay(pts)
+    else:
+        top = delaunay_complex(pts)
+        edges = _faces(top, 1)
+    order, length = _sorted_edges(pts, edges)
+    h0 = flag_h0_pairs(order, edges, n)
+    if maxdim == 0:
+        return flag_barcodes(_lengths_of(x, edges), edges, [h0], x)
+    if d == 2:
         rank = np.empty(len(edges), np.int64)
         rank[order] = np.arange(len(edges))
-        birth = np.empty(len(top), np.int64)
-        death = np.empty(len(top), np.int64)
-        flag_h1_planar(rank, tri.edge_faces, tri.tri_edges, birth, death)
-        pairs = [(birth, death)] + [(empty, empty)] * (maxdim - 1)
+        birth = np.empty(len(tri_edges), np.int64)
+        death = np.empty(len(tri_edges), np.int64)
+        flag_h1_planar(rank, faces, tri_edges, birth, death)
+        pairs = [h0, (birth, death)] + [(empty, empty)] * (maxdim - 1)
     else:
         import gudhi
 
@@ -120,7 +151,5 @@ def weak_alpha_barcodes(x: Tensor, maxdim: int = 0) -> list[Barcode]:
             out = np.searchsorted(codes, e[:, 0] * n + e[:, 1])
             return np.where(e[:, 0] >= 0, out, -1)
 
-        pairs = [(edge_id(b), edge_id(dd)) for b, dd in gudhi_flag_pairs(st, maxdim)]
-    for k, (b, dd) in enumerate(pairs, start=1):
-        out.append(flag_barcode(values, edges, k, b, dd))
-    return out
+        pairs = [h0] + [(edge_id(b), edge_id(dd)) for b, dd in gudhi_flag_pairs(st, maxdim)]
+    return flag_barcodes(_lengths_of(x, edges), edges, pairs, x)

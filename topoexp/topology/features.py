@@ -29,6 +29,7 @@ __all__ = [
     "PartialSumBarcodeLengths",
     "SumBarcodeLengths",
     "TopKBarcodeLengths",
+    "bar_lengths",
     "bar_lengths_means",
     "barcode_energy",
 ]
@@ -66,9 +67,16 @@ def bar_lengths_means(dgm: Tensor, issublevel: bool) -> tuple[Tensor, Tensor]:
     return torch.where(bad, zero, length), torch.where(bad, zero, mean)
 
 
+def bar_lengths(dgm: Tensor, issublevel: bool) -> Tensor:
+    """Lengths of the bars of ``(..., k, 2)``; 0 for infinite or NaN bars."""
+    length = dgm[..., 1] - dgm[..., 0]
+    if not issublevel:
+        length = -length
+    return torch.where(torch.isfinite(length), length, torch.zeros((), dtype=length.dtype))
+
+
 def _sorted_lengths(dgm: Tensor, issublevel: bool) -> Tensor:
-    length, _ = bar_lengths_means(dgm, issublevel)
-    return torch.sort(length, dim=-1, descending=True).values
+    return torch.sort(bar_lengths(dgm, issublevel), dim=-1, descending=True).values
 
 
 class SumBarcodeLengths(nn.Module):
@@ -80,7 +88,7 @@ class SumBarcodeLengths(nn.Module):
 
     def forward(self, inputs: Diagrams) -> Tensor:
         dgm, sub = _diagram(inputs, self.dim)
-        return bar_lengths_means(dgm, sub)[0].sum(-1)
+        return bar_lengths(dgm, sub).sum(-1)
 
 
 class TopKBarcodeLengths(nn.Module):

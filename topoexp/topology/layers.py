@@ -47,8 +47,6 @@ class _LevelSetBase(nn.Module):
     def __init__(self, cx: LowerStarComplex, maxdim: int, sublevel: bool, alg: str) -> None:
         super().__init__()
         _check(maxdim, alg)
-        if maxdim > max(cx.dim, 0):
-            raise ValueError(f"maxdim={maxdim} exceeds the complex's dimension {cx.dim}")
         self.complex = cx
         self.maxdim, self.sublevel, self.alg = maxdim, bool(sublevel), alg
 

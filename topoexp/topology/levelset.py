@@ -127,7 +127,7 @@ def levelset_barcodes(
         f: ``(..., V)`` vertex values (any leading batch shape); births and deaths are gathered
             from it, so they are differentiable in ``f``.
         cx: the complex (a :class:`LowerStarComplex` is prepared once and reused).
-        maxdim: highest homology dimension (at most the complex's dimension).
+        maxdim: highest homology dimension (dimensions the complex cannot carry have no bars).
         sublevel: sublevel sets of ``f`` (True) or superlevel sets (False).
 
     Returns:
@@ -137,8 +137,6 @@ def levelset_barcodes(
         cx = LowerStarComplex(cx)
     if not isinstance(maxdim, int) or maxdim < 0:
         raise ValueError(f"maxdim must be a non-negative int, got {maxdim!r}")
-    if maxdim > max(cx.dim, 0):
-        raise ValueError(f"maxdim={maxdim} exceeds the complex's dimension {cx.dim}")
     fb, batch_shape = _as_batch(f, cx.n_vertices)
     g = detached_numpy(fb, "f")
     if not sublevel:
@@ -154,14 +152,14 @@ def levelset_barcodes(
     births_idx = [np.tile(np.arange(n_vert), (n_batch, 1))]
     deaths_idx = [death0]
     if maxdim >= 1:
-        if cx.planar:
+        if cx.planar or cx.dim < 1:
             tri = cx.triangulation
             b1 = np.empty((n_batch, len(tri.tris)), np.int64)
             d1 = np.empty_like(b1)
             levelset_h1_planar(order, rank, indptr, nbr, nbr_edge, tri.edge_faces, tri.tris, b1, d1)
             births_idx.append(b1)
             deaths_idx.append(d1)
-            for _ in range(2, maxdim + 1):  # a disc has no homology above dimension 1
+            for _ in range(2, maxdim + 1):  # no homology above dimension 1 here
                 births_idx.append(np.zeros((n_batch, 0), np.int64))
                 deaths_idx.append(np.zeros((n_batch, 0), np.int64))
         else:

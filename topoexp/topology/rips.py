@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from topoexp.topology._common import detached_numpy, flag_barcode
+from topoexp.topology._common import detached_numpy, flag_barcodes
 from topoexp.topology.barcode import Barcode
 from topoexp.topology.pairing import pairing0
 from topoexp.topology.unionfind import flag_h0
@@ -47,7 +47,9 @@ def flag_h0_pairs(
     death_k = np.empty(m, np.int64)
     k = flag_h0(np.ascontiguousarray(edges[sorted_ids], dtype=np.int64), n, birth_v, death_k)
     birth_v, death_k = birth_v[:k], death_k[:k]
-    survivors = np.setdiff1d(np.arange(n), birth_v)
+    alive = np.ones(n, bool)
+    alive[birth_v] = False
+    survivors = np.flatnonzero(alive)
     births = np.concatenate([birth_v, survivors])
     deaths = np.concatenate([np.asarray(sorted_ids)[death_k], np.full(len(survivors), -1)])
     return births, deaths.astype(np.int64)
@@ -82,11 +84,14 @@ def _as_distance_matrix(x: Tensor, distance_matrix: bool) -> tuple[np.ndarray, T
         return D, x[torch.from_numpy(iu).to(x.device), torch.from_numpy(ju).to(x.device)]
     if x.ndim != 2:
         raise ValueError(f"expected an (n, d) point cloud, got shape {tuple(x.shape)}")
-    pts = detached_numpy(x, "points").astype(np.float64)
-    D = np.sqrt(np.square(pts[:, None, :] - pts[None, :, :]).sum(-1))
     if not x.is_floating_point():
         x = x.to(torch.get_default_dtype())
-    return D, torch.nn.functional.pdist(x)
+    detached_numpy(x, "points")  # rejects NaN / inf
+    values = torch.nn.functional.pdist(x)  # upper triangle, row-major: the order of _triu
+    from scipy.spatial.distance import squareform
+
+    D = squareform(values.detach().cpu().numpy().astype(np.float64), checks=False)
+    return D, values
 
 
 def _lookup(L32: np.ndarray, vals: np.ndarray) -> np.ndarray | None:
@@ -175,11 +180,10 @@ def rips_barcodes(x: Tensor, maxdim: int = 1, distance_matrix: bool = False) -> 
     edges, ids = _triu(n)
     tree = pairing0(D) if n > 1 else np.zeros((0, 2), np.int64)
     tree_ids = ids[tree[:, 0], tree[:, 1]]
-    out = [flag_barcode(values, edges, 0, *flag_h0_pairs(tree_ids, edges, n))]
-    if maxdim == 0:
-        return out
-    pairs = _ripser_h1(D, tree_ids) if maxdim == 1 and n > 2 else None
-    higher = [pairs] if pairs is not None else _gudhi_flag(D, maxdim)
-    for d, (b, dd) in enumerate(higher, start=1):
-        out.append(flag_barcode(values, edges, d, b, dd))
-    return out
+    pairs = [flag_h0_pairs(tree_ids, edges, n)]
+    if maxdim >= 1:
+        h1 = _ripser_h1(D, tree_ids) if maxdim == 1 and n > 2 else None
+        pairs += [h1] if h1 is not None else _gudhi_flag(D, maxdim)
+    return flag_barcodes(
+        lambda ids: values[torch.from_numpy(ids).to(values.device)], edges, pairs, values
+    )
