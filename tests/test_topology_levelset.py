@@ -257,3 +257,20 @@ def test_bad_inputs_raise() -> None:
     with pytest.raises(ValueError, match="disc"):
         triangle_boundary = [[0], [1], [2], [0, 1], [1, 2], [0, 2]]
         LevelSetLayer(SimplicialComplex.from_simplices(triangle_boundary), planar=True)
+
+
+def test_grid_complexes_follow_topologylayer() -> None:
+    """Vertex i * width + j; edges right and down; one diagonal (ind, ind + width + 1) and two
+    triangles per square (Freudenthal), both diagonals and four triangles ("grid")."""
+    w, h = 4, 3
+    fr, gr = grid_complex(w, h, "freudenthal"), grid_complex(w, h, "grid")
+    ind = [(i, j, i * w + j) for i in range(h) for j in range(w)]
+    right = {(v, v + 1) for i, j, v in ind if j < w - 1}
+    down = {(v, v + w) for i, j, v in ind if i < h - 1}
+    diag = {(v, v + w + 1) for i, j, v in ind if i < h - 1 and j < w - 1}
+    anti = {(v + 1, v + w) for i, j, v in ind if i < h - 1 and j < w - 1}
+    assert set(map(tuple, fr.simplices(1).tolist())) == right | down | diag
+    assert set(map(tuple, gr.simplices(1).tolist())) == right | down | diag | anti
+    squares = (w - 1) * (h - 1)
+    assert len(fr.simplices(2)) == 2 * squares and len(gr.simplices(2)) == 4 * squares
+    assert fr.n_vertices == gr.n_vertices == w * h
