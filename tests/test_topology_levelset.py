@@ -274,3 +274,21 @@ def test_grid_complexes_follow_topologylayer() -> None:
     squares = (w - 1) * (h - 1)
     assert len(fr.simplices(2)) == 2 * squares and len(gr.simplices(2)) == 4 * squares
     assert fr.n_vertices == gr.n_vertices == w * h
+
+
+@pytest.mark.parametrize("sublevel", [True, False])
+@pytest.mark.parametrize("ties", [False, True])
+def test_grid_triangulation_equals_gudhi_cubical_top_cells(sublevel: bool, ties: bool) -> None:
+    """With both diagonals and all four triangles per square, the sublevel complex on any vertex
+    set is the nerve of the closed pixel squares, so its diagrams are those of gudhi's cubical
+    complex with the pixels as top cells (8-connectivity)."""
+    rng = np.random.default_rng(21 + ties)
+    img = random_image(rng, 7, 9, ties)
+    dgms, _ = LevelSetLayer2D((9, 7), maxdim=1, sublevel=sublevel, complex="grid")(
+        torch.from_numpy(img)
+    )
+    cc = gudhi.CubicalComplex(top_dimensional_cells=img if sublevel else -img)
+    cc.compute_persistence(min_persistence=-1)
+    sign = 1.0 if sublevel else -1.0
+    for d in (0, 1):
+        assert_same_bars(dgms[d], sign * cc.persistence_intervals_in_dimension(d))
