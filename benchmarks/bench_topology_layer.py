@@ -134,9 +134,16 @@ def levelset_fns(imgs: np.ndarray) -> dict[str, Callable[[], object]]:
             out.append(st.lower_star_persistence_generators())
         return out
 
+    grid_layer = LevelSetLayer2D((w, h), maxdim=1, sublevel=False, complex="grid")
+
+    def ours_grid() -> None:
+        x = torch.from_numpy(imgs).requires_grad_()
+        total_length(grid_layer(x)).backward()
+
     return {
         "ours fwd+bwd": ours_fwd_bwd,
         "ours fwd": ours_fwd,
+        "ours fwd+bwd, 'grid' triangulation": ours_grid,
         "union-find floor": union_find,
         "gudhi cubical top cells + cofaces": gudhi_top_cells,
         "gudhi cubical vertices + vertex pairs": gudhi_vertices,
@@ -277,6 +284,9 @@ def run(batch: int, size: int, points: int, repeat: int, threads: int, seed: int
         "levelset: ours (fwd) / union-find floor": ls["ours fwd"] / ls["union-find floor"],
         "levelset: gudhi cubical vertices loop / ours (fwd+bwd)": (
             ls["gudhi cubical vertices + vertex pairs"] / ls["ours fwd+bwd"]
+        ),
+        "levelset: gudhi cubical loop (fwd) / ours 'grid' (fwd+bwd, same diagrams)": (
+            ls["gudhi cubical top cells + cofaces"] / ls["ours fwd+bwd, 'grid' triangulation"]
         ),
         "levelset: gudhi cubical loop / union-find floor": (
             ls["gudhi cubical top cells + cofaces"] / ls["union-find floor"]

@@ -247,6 +247,8 @@ def test_bad_inputs_raise() -> None:
         LevelSetLayer(grid_complex(3, 3), maxdim=-1)
     with pytest.raises(ValueError, match="alg"):
         LevelSetLayer2D((3, 3), alg="fast")
+    with pytest.raises(ValueError, match="maxdim <= 1"):
+        LevelSetLayer2D((3, 3), maxdim=2, complex="grid")
     cx = SimplicialComplex()
     cx.append([0])
     cx.append([0, 1])
@@ -282,13 +284,18 @@ def test_grid_triangulation_equals_gudhi_cubical_top_cells(sublevel: bool, ties:
     """With both diagonals and all four triangles per square, the sublevel complex on any vertex
     set is the nerve of the closed pixel squares, so its diagrams are those of gudhi's cubical
     complex with the pixels as top cells (8-connectivity)."""
+    from scipy.ndimage import gaussian_filter
+
     rng = np.random.default_rng(21 + ties)
-    img = random_image(rng, 7, 9, ties)
-    dgms, _ = LevelSetLayer2D((9, 7), maxdim=1, sublevel=sublevel, complex="grid")(
-        torch.from_numpy(img)
-    )
-    cc = gudhi.CubicalComplex(top_dimensional_cells=img if sublevel else -img)
-    cc.compute_persistence(min_persistence=-1)
-    sign = 1.0 if sublevel else -1.0
-    for d in (0, 1):
-        assert_same_bars(dgms[d], sign * cc.persistence_intervals_in_dimension(d))
+    small = random_image(rng, 7, 9, ties)
+    mnist_like = np.round(16 * gaussian_filter(rng.random((28, 28)), 1.5) * 4) / 4  # ties
+    for img in (small, mnist_like):
+        h, w = img.shape
+        dgms, _ = LevelSetLayer2D((w, h), maxdim=1, sublevel=sublevel, complex="grid")(
+            torch.from_numpy(img)
+        )
+        cc = gudhi.CubicalComplex(top_dimensional_cells=img if sublevel else -img)
+        cc.compute_persistence(min_persistence=-1)
+        sign = 1.0 if sublevel else -1.0
+        for d in (0, 1):
+            assert_same_bars(dgms[d], sign * cc.persistence_intervals_in_dimension(d))

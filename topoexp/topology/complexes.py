@@ -195,3 +195,39 @@ def planar_triangulation(
     return PlanarTriangulation(
         n_vertices, edges, tris, indptr, nbr, nbr_edge, edge_faces, tri_edges
     )
+
+
+@cache
+def grid_surrogate(width: int, height: int) -> tuple[np.ndarray, PlanarTriangulation]:
+    """A planar stand-in for the ``"grid"`` triangulation's dimension-1 persistence.
+
+    Each square gets a centre vertex, joined to its four corners, with the value
+    ``min(max(tl, br), max(tr, bl))``: present exactly when one diagonal of the square is. Square
+    by square, the sublevel sets of this planar disc and of the ``"grid"`` complex (both
+    diagonals, all four triangles) are contractible pieces glued along the same axis edges, so
+    both have the homotopy type of the nerve of the pieces and the same persistence in dimensions
+    0 and 1, except for zero-length bars: the disc has one more triangle per square.
+
+    Returns the squares' corners ``(S, 4)`` as ``(tl, tr, bl, br)`` and the disc (centre of
+    square ``s`` is vertex ``width * height + s``).
+    """
+    ind = np.arange(width * height).reshape(height, width)
+    corners = np.stack(
+        [ind[:-1, :-1].ravel(), ind[:-1, 1:].ravel(), ind[1:, :-1].ravel(), ind[1:, 1:].ravel()], 1
+    )
+    n_vert = width * height
+    centre = n_vert + np.arange(len(corners))
+    right = np.stack([ind[:, :-1].ravel(), ind[:, 1:].ravel()], 1)
+    down = np.stack([ind[:-1, :].ravel(), ind[1:, :].ravel()], 1)
+    spokes = [np.stack([corners[:, k], centre], 1) for k in range(4)]
+    edges = np.concatenate([right, down, *spokes])
+    tl, tr, bl, br = corners.T
+    tris = np.concatenate(
+        [
+            np.stack([tl, tr, centre], 1),
+            np.stack([tr, br, centre], 1),
+            np.stack([br, bl, centre], 1),
+            np.stack([bl, tl, centre], 1),
+        ]
+    )
+    return corners, planar_triangulation(n_vert + len(corners), edges, tris)

@@ -113,8 +113,12 @@ class LevelSetLayer2D(_LevelSetBase):
         if complex not in GRID_COMPLEXES:
             raise ValueError(f"complex must be one of {GRID_COMPLEXES}, got {complex!r}")
         width, height = size
-        planar = complex != "grid"
-        cx = LowerStarComplex(grid_complex(width, height, complex), planar=planar)
+        if complex == "grid":
+            if maxdim > 1:
+                raise ValueError("complex='grid' supports maxdim <= 1")
+            cx = LowerStarComplex(grid_complex(width, height, complex), grid_shape=(width, height))
+        else:
+            cx = LowerStarComplex(grid_complex(width, height, complex), planar=True)
         super().__init__(cx, maxdim, sublevel, alg)
         self.size = (width, height)
         self.kind = complex

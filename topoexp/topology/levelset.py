@@ -14,13 +14,17 @@ dimensions 0 and 1, one thread; ``results/bench/topology_layer.json``):
   ``cofaces_of_persistence_pairs`` takes 5.5× as long, a lower-star simplex tree per image 15×,
   TopologyLayer's C++ reduction 33–57× (spec timings). The whole layer, forward and backward,
   runs in 1.35× the bare kernel's time and 4× faster than the gudhi loop's forward alone.
-- dimension >= 1 on any other complex (the ``"grid"`` triangulation, whose squares are
-  tetrahedron boundaries, or a user's complex): gudhi's simplex tree and
+- dimension 1 on the ``"grid"`` triangulation (both diagonals and the four triangles on each
+  square's corners, so not planar): the same kernel on a planar stand-in with one centre vertex
+  per square (:func:`~topoexp.topology.complexes.grid_surrogate`); its diagrams equal gudhi's
+  cubical complex with the pixels as top cells.
+- dimension >= 1 on any other complex (a user's complex): gudhi's simplex tree and
   ``lower_star_persistence_generators``, one tree per image.
 
 Bars are laid out so a batch stacks: dimension 0 has one bar per vertex, bar ``v`` being the one
 born at vertex ``v``; dimension 1 on a planar grid has one bar per triangle, the one it kills;
-otherwise the bars of dimension k are gudhi's finite pairs followed by its essential ones.
+on the ``"grid"`` triangulation three bars per square in no fixed order; otherwise the bars of
+dimension k are gudhi's finite pairs followed by its essential ones.
 """
 
 from __future__ import annotations
@@ -38,9 +42,10 @@ from topoexp.topology.complexes import (
     PlanarTriangulation,
     SimplicialComplex,
     graph_csr,
+    grid_surrogate,
     planar_triangulation,
 )
-from topoexp.topology.unionfind import levelset_h0, levelset_h1_planar
+from topoexp.topology.unionfind import grid_centre_order, levelset_h0, levelset_h1_planar
 
 __all__ = ["LowerStarComplex", "levelset_barcodes"]
 
@@ -53,11 +58,14 @@ class LowerStarComplex:
 
     ``planar=True`` asserts the complex is a triangulated disc in the plane (checked as far as
     cheap: at most two triangles per edge, Euler characteristic 1) and selects the dual union-find
-    for dimension 1.
+    for dimension 1. ``grid_shape=(width, height)`` asserts it is the ``"grid"`` triangulation of
+    that grid and selects the dual union-find on its planar stand-in
+    (:func:`~topoexp.topology.complexes.grid_surrogate`).
     """
 
     complex: SimplicialComplex
     planar: bool = False
+    grid_shape: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         self.complex.check()
@@ -119,6 +127,39 @@ def _gudhi_pairs(g: np.ndarray, simplices: list[np.ndarray], maxdim: int) -> lis
     return out
 
 
+def _grid_h1(
+    g: np.ndarray, order: np.ndarray, rank: np.ndarray, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dimension-1 (birth, death) vertices of the ``"grid"`` triangulation, ``(B, 3 S)``.
+
+    Pairs the planar stand-in (a centre per square) with the dual union-find, reads each centre
+    as the pixel carrying its value, then drops one zero-length bar per square: the stand-in has
+    four triangles per square where the ``"grid"`` complex has three positive edges.
+    """
+    corners, tri = grid_surrogate(width, height)
+    n_batch, n_vert = g.shape
+    n_sq = len(corners)
+    if n_sq == 0:
+        return np.zeros((n_batch, 0), np.int64), np.zeros((n_batch, 0), np.int64)
+    ext_order = np.empty((n_batch, n_vert + n_sq), np.int64)
+    ext_rank = np.empty_like(ext_order)
+    carrier = np.empty((n_batch, n_sq), np.int64)
+    grid_centre_order(order, rank, corners, ext_order, ext_rank, carrier)
+    b1 = np.empty((n_batch, 4 * n_sq), np.int64)
+    d1 = np.empty_like(b1)
+    levelset_h1_planar(
+        ext_order, ext_rank, tri.indptr, tri.nbr, tri.nbr_edge, tri.edge_faces, tri.tris, b1, d1
+    )
+    for cells in (b1, d1):
+        rows, cols = np.nonzero(cells >= n_vert)
+        cells[rows, cols] = carrier[rows, cells[rows, cols] - n_vert]
+    zero = np.take_along_axis(g, b1, 1) == np.take_along_axis(g, d1, 1)
+    keep = ~(zero & (np.cumsum(zero, axis=1) <= n_sq))
+    if not (keep.sum(1) == 3 * n_sq).all():
+        raise RuntimeError("grid stand-in: fewer zero-length bars than squares")
+    return b1[keep].reshape(n_batch, 3 * n_sq), d1[keep].reshape(n_batch, 3 * n_sq)
+
+
 def levelset_barcodes(
     f: Tensor, cx: LowerStarComplex | SimplicialComplex, maxdim: int = 1, sublevel: bool = True
 ) -> list[Barcode]:
@@ -138,6 +179,8 @@ def levelset_barcodes(
         cx = LowerStarComplex(cx)
     if not isinstance(maxdim, int) or maxdim < 0:
         raise ValueError(f"maxdim must be a non-negative int, got {maxdim!r}")
+    if cx.grid_shape is not None and maxdim > 1:
+        raise ValueError("the 'grid' triangulation supports maxdim <= 1")
     fb, batch_shape = _as_batch(f, cx.n_vertices)
     g = detached_numpy(fb, "f")
     if not sublevel:
@@ -153,7 +196,11 @@ def levelset_barcodes(
     births_idx = [np.tile(np.arange(n_vert), (n_batch, 1))]
     deaths_idx = [death0]
     if maxdim >= 1:
-        if cx.planar or cx.dim < 1:
+        if cx.grid_shape is not None:
+            b1, d1 = _grid_h1(g, order, rank, *cx.grid_shape)
+            births_idx.append(b1)
+            deaths_idx.append(d1)
+        elif cx.planar or cx.dim < 1:
             tri = cx.triangulation
             b1 = np.empty((n_batch, len(tri.tris)), np.int64)
             d1 = np.empty_like(b1)

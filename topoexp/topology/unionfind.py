@@ -232,3 +232,51 @@ def flag_h1_planar(
             young, old = c, a
         parent[young] = old
         birth_edge[young] = e
+
+
+@njit(cache=True, nogil=True)
+def grid_centre_order(
+    order: np.ndarray,
+    rank: np.ndarray,
+    corners: np.ndarray,
+    ext_order: np.ndarray,
+    ext_rank: np.ndarray,
+    carrier: np.ndarray,
+) -> None:
+    """Total order of the pixels plus one centre vertex per square (see ``grid_surrogate``).
+
+    Args:
+        order, rank: ``(B, V)`` the pixels' order and its inverse.
+        corners: ``(S, 4)`` each square's corners ``(tl, tr, bl, br)``.
+        ext_order, ext_rank: ``(B, V + S)`` outputs over pixels and centres (centre ``s`` is
+            vertex ``V + s``); a centre follows the pixel that carries its value, centres after
+            the same pixel by square index.
+        carrier: ``(B, S)`` output: the pixel whose value is the centre's,
+            ``min(max(tl, br), max(tr, bl))`` in the pixel order.
+    """
+    n_batch, n_vert = order.shape
+    n_sq = corners.shape[0]
+    count = np.zeros(n_vert, np.int64)
+    start = np.empty(n_vert, np.int64)
+    crank = np.empty(n_sq, np.int64)
+    for b in range(n_batch):
+        rk = rank[b]
+        count[:] = 0
+        for s in range(n_sq):
+            r1 = max(rk[corners[s, 0]], rk[corners[s, 3]])
+            r2 = max(rk[corners[s, 1]], rk[corners[s, 2]])
+            r = min(r1, r2)
+            crank[s] = r
+            count[r] += 1
+            carrier[b, s] = order[b, r]
+        pos = 0
+        for r in range(n_vert):
+            start[r] = pos
+            ext_order[b, pos] = order[b, r]
+            pos += 1 + count[r]
+        for s in range(n_sq):
+            r = crank[s]
+            start[r] += 1
+            ext_order[b, start[r]] = n_vert + s
+        for i in range(n_vert + n_sq):
+            ext_rank[b, ext_order[b, i]] = i
