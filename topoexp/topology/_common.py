@@ -37,7 +37,8 @@ def gather_or_inf(values: Tensor, cells: Tensor, sublevel: bool) -> Tensor:
 
 def edge_lengths(x: Tensor, edges: Tensor) -> Tensor:
     """Euclidean lengths ``‖x[i] − x[j]‖`` of ``edges (k, 2)``; gradient 0 at coincident points."""
-    return torch.linalg.vector_norm(x[edges[:, 0]] - x[edges[:, 1]], dim=1)
+    ends = edges.T.contiguous()
+    return torch.linalg.vector_norm(x.index_select(0, ends[0]) - x.index_select(0, ends[1]), dim=1)
 
 
 def flag_barcodes(

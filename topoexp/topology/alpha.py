@@ -10,9 +10,9 @@ Which algorithm computes the pairs (``benchmarks/bench_topology_layer.py``, 100 
 - dimension 0: Kruskal's union-find over the Delaunay edges sorted by ``(length, i, j)``;
 - dimension 1 in 2-D: the triangulation is a disc, so the compiled dual union-find of
   :mod:`topoexp.topology.unionfind` pairs it (one bar per triangle, the cycle it kills), with
-  edges and faces read off scipy's neighbour table. Beyond the Delaunay call this is 4× faster
+  edges and faces read off scipy's neighbour table. Beyond the Delaunay call this is 4–4.6× faster
   than filling a gudhi simplex tree and asking for ``flag_persistence_generators``, the peer's
-  method; the whole layer with gradients takes 1.5× the peer's time (target ≤ 2×).
+  method; the whole layer with gradients takes 1.5–1.7× the peer's time (target ≤ 2×).
 - dimension >= 1 in 3-D and above: gudhi's simplex tree on the Delaunay faces.
 """
 

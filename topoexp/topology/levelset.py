@@ -10,14 +10,16 @@ dimensions 0 and 1, one thread; ``results/bench/topology_layer.json``):
 
 - dimension 0 on any complex, and dimension 1 on the planar grids (``"freudenthal"``,
   ``"delaunay"``): the compiled union-find of :mod:`topoexp.topology.unionfind`, all images in one
-  call (12 ms for the batch). A loop of gudhi ``CubicalComplex`` with
-  ``cofaces_of_persistence_pairs`` takes 5.5× as long, a lower-star simplex tree per image 15×,
-  TopologyLayer's C++ reduction 33–57× (spec timings). The whole layer, forward and backward,
-  runs in 1.35× the bare kernel's time and 4× faster than the gudhi loop's forward alone.
+  call (12–16 ms for the batch on a busy machine). A loop of gudhi ``CubicalComplex`` with
+  ``cofaces_of_persistence_pairs`` takes 5.4–5.8× as long, a lower-star simplex tree per image
+  15–16×, TopologyLayer's C++ reduction 33–57× (spec timings). The whole layer, forward and
+  backward, runs in 1.2–1.35× the bare kernel's time, 4–4.5× faster than the gudhi loop's
+  forward alone.
 - dimension 1 on the ``"grid"`` triangulation (both diagonals and the four triangles on each
   square's corners, so not planar): the same kernel on a planar stand-in with one centre vertex
   per square (:func:`~topoexp.topology.complexes.grid_surrogate`); its diagrams equal gudhi's
-  cubical complex with the pixels as top cells.
+  cubical complex with the pixels as top cells, and forward and backward take half the time of
+  that complex's forward looped over the batch.
 - dimension >= 1 on any other complex (a user's complex): gudhi's simplex tree and
   ``lower_star_persistence_generators``, one tree per image.
 

@@ -20,7 +20,7 @@ How the critical edges are found (numbers from ``benchmarks/bench_topology_layer
   such a zero-length bar.
   ``maxdim >= 2`` always uses gudhi.
 
-With gradients the whole layer (distances, pairs, gather, backward) takes 1.3–1.45× the time of
+With gradients the whole layer (distances, pairs, gather, backward) takes 1.2–1.45× the time of
 ripser alone on 100 points (benchmark; target ≤ 1.5×).
 """
 
