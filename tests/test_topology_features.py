@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from topoexp.topology import (
+    AlphaLayer,
     BarcodeEnergy,
     BarcodePolyFeature,
     LevelSetLayer1D,
@@ -154,3 +155,18 @@ def test_import_path() -> None:
     from topoexp.topology import SumBarcodeLengths as S
 
     assert L2 is LevelSetLayer2D and S is SumBarcodeLengths
+
+
+def test_regression_penalty_labels_under_both_conventions() -> None:
+    """Spec B.4 a: weak alpha on β values; tpen1 = SumBarcodeLengths, tpen2 = PartialSum(skip=2)
+    are E(1,0,1) and E(1,0,3) over finite bars, E(1,0,2) and E(1,0,4) with the infinite H0 bar
+    clipped (so that it is bar 1)."""
+    beta = torch.tensor([[1.1], [2.9], [2.0], [1.0], [3.05], [2.2], [0.9]])
+    dg = AlphaLayer(maxdim=0)(beta)
+    tpen1, tpen2 = SumBarcodeLengths(0)(dg), PartialSumBarcodeLengths(0, 2)(dg)
+    torch.testing.assert_close(tpen1, beta.max() - beta.min())
+    torch.testing.assert_close(tpen2, torch.tensor(0.1 + 0.1 + 0.15 + 0.2))  # all but 0.9, 0.7
+    torch.testing.assert_close(BarcodeEnergy(0, 1, 0, 1)(dg), tpen1)
+    torch.testing.assert_close(BarcodeEnergy(0, 1, 0, 3)(dg), tpen2)
+    torch.testing.assert_close(BarcodeEnergy(0, 1, 0, 2, infinite=100.0)(dg), tpen1)
+    torch.testing.assert_close(BarcodeEnergy(0, 1, 0, 4, infinite=100.0)(dg), tpen2)
