@@ -160,6 +160,19 @@ def test_dimensions_beyond_the_complex_are_empty() -> None:
     assert [tuple(d.shape) for d in dgms] == [(3, 1, 2), (3, 0, 2)]
 
 
+def test_vertices_only_and_empty_batches() -> None:
+    points = SimplicialComplex.from_simplices([[0], [1], [2]])
+    dgms, _ = LevelSetLayer(points, maxdim=1)(torch.tensor([2.0, 0.0, 1.0]))
+    np.testing.assert_array_equal(dgms[0], [[2.0, np.inf], [0.0, np.inf], [1.0, np.inf]])
+    assert dgms[1].shape == (0, 2)
+    for layer in (LevelSetLayer2D((3, 2)), LevelSetLayer2D((3, 2), complex="grid")):
+        dgms, _ = layer(torch.zeros(0, 2, 3))
+        assert [d.shape[:2] for d in dgms] == [(0, 6), (0, 4 if layer.kind != "grid" else 6)]
+    cycle = SimplicialComplex.from_simplices([[0], [1], [2], [0, 1], [1, 2], [0, 2]])
+    dgms, _ = LevelSetLayer(cycle, maxdim=1)(torch.zeros(0, 3))
+    assert [d.shape for d in dgms] == [(0, 3, 2), (0, 1, 2)]
+
+
 def test_cycle_graph_has_an_essential_loop() -> None:
     cx = SimplicialComplex()
     for s in ([0], [1], [2], [3], [0, 1], [1, 2], [2, 3], [0, 3]):

@@ -203,10 +203,14 @@ def levelset_barcodes(
             births_idx.append(b1)
             deaths_idx.append(d1)
         elif cx.planar or cx.dim < 1:
-            tri = cx.triangulation
-            b1 = np.empty((n_batch, len(tri.tris)), np.int64)
+            n_tri = len(cx.triangulation.tris) if cx.planar else 0
+            b1 = np.empty((n_batch, n_tri), np.int64)
             d1 = np.empty_like(b1)
-            levelset_h1_planar(order, rank, indptr, nbr, nbr_edge, tri.edge_faces, tri.tris, b1, d1)
+            if n_tri:
+                tri = cx.triangulation
+                levelset_h1_planar(
+                    order, rank, indptr, nbr, nbr_edge, tri.edge_faces, tri.tris, b1, d1
+                )
             births_idx.append(b1)
             deaths_idx.append(d1)
             for _ in range(2, maxdim + 1):  # no homology above dimension 1 here
@@ -214,11 +218,14 @@ def levelset_barcodes(
                 deaths_idx.append(np.zeros((n_batch, 0), np.int64))
         else:
             per_image = [_gudhi_pairs(g[b], cx.simplex_arrays, maxdim) for b in range(n_batch)]
+            if not per_image:  # an empty batch: the counts do not depend on the values
+                empty = _gudhi_pairs(np.zeros(n_vert), cx.simplex_arrays, maxdim)
+                per_image_shape = [np.zeros((0, len(p), 2), np.int64) for p in empty]
             for d in range(maxdim):
                 counts = {len(p[d]) for p in per_image}
                 if len(counts) > 1:  # cannot happen: the count is rank-determined
                     raise RuntimeError(f"dimension {d + 1}: bar counts differ across the batch")
-                pairs = np.stack([p[d] for p in per_image]) if per_image else None
+                pairs = np.stack([p[d] for p in per_image]) if per_image else per_image_shape[d]
                 births_idx.append(pairs[..., 0])
                 deaths_idx.append(pairs[..., 1])
 
