@@ -173,6 +173,11 @@ def test_vertices_only_and_empty_batches() -> None:
     assert [d.shape for d in dgms] == [(0, 3, 2), (0, 1, 2)]
 
 
+def test_integer_values_are_promoted() -> None:
+    dgms, _ = LevelSetLayer1D(3)(torch.tensor([0, 3, 1]))
+    np.testing.assert_array_equal(nonzero(dgms[0]), [[0.0, np.inf], [1.0, 3.0]])
+
+
 def test_cycle_graph_has_an_essential_loop() -> None:
     cx = SimplicialComplex()
     for s in ([0], [1], [2], [3], [0, 1], [1, 2], [2, 3], [0, 3]):

@@ -57,6 +57,16 @@ def test_square_known_answer(layer: torch.nn.Module) -> None:
     np.testing.assert_allclose(nonzero(dgms[1]), [[2.0, 2 * np.sqrt(2)]], rtol=1e-6)
 
 
+def test_integer_inputs_are_promoted() -> None:
+    dgms, _ = RipsLayer(maxdim=1, distance_matrix=True)(
+        torch.tensor([[0, 1, 2], [1, 0, 1], [2, 1, 0]])
+    )
+    np.testing.assert_array_equal(nonzero(dgms[0]), [[0, 1], [0, 1], [0, np.inf]])
+    assert dgms[1].dtype == torch.get_default_dtype()
+    dgms, _ = AlphaLayer(maxdim=1)(torch.tensor([[0, 0], [3, 0], [0, 1]]))
+    assert dgms[1].shape == (1, 2)
+
+
 def test_alpha_on_a_line_is_the_sorted_path() -> None:
     beta = torch.tensor([[3.0], [1.0], [1.5], [-2.0], [2.9]])
     dgms, _ = AlphaLayer(maxdim=0)(beta)

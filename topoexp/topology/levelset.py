@@ -104,6 +104,8 @@ class LowerStarComplex:
 def _as_batch(f: Tensor, n_vertices: int) -> tuple[Tensor, tuple[int, ...]]:
     if not isinstance(f, Tensor):
         raise TypeError(f"expected a torch.Tensor, got {type(f).__name__}")
+    if not f.is_floating_point():
+        f = f.to(torch.get_default_dtype())
     if f.ndim == 0 or f.shape[-1] != n_vertices:
         raise ValueError(f"expected (..., {n_vertices}) vertex values, got shape {tuple(f.shape)}")
     return f.reshape(-1, n_vertices), tuple(f.shape[:-1])
@@ -184,6 +186,7 @@ def levelset_barcodes(
     if cx.grid_shape is not None and maxdim > 1:
         raise ValueError("the 'grid' triangulation supports maxdim <= 1")
     fb, batch_shape = _as_batch(f, cx.n_vertices)
+    device = fb.device
     g = detached_numpy(fb, "f")
     if not sublevel:
         g = -g
@@ -229,7 +232,6 @@ def levelset_barcodes(
                 births_idx.append(pairs[..., 0])
                 deaths_idx.append(pairs[..., 1])
 
-    device = f.device
     out = []
     for d, (bi, di) in enumerate(zip(births_idx, deaths_idx, strict=True)):
         bc = torch.from_numpy(np.ascontiguousarray(bi)).to(device)

@@ -75,6 +75,8 @@ def _as_distance_matrix(x: Tensor, distance_matrix: bool) -> tuple[np.ndarray, T
     """Detached float64 symmetric distances, and the differentiable upper triangle ``(E,)``."""
     if not isinstance(x, Tensor):
         raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        x = x.to(torch.get_default_dtype())
     if distance_matrix:
         if x.ndim != 2 or x.shape[0] != x.shape[1]:
             raise ValueError(f"expected an (n, n) distance matrix, got shape {tuple(x.shape)}")
@@ -87,8 +89,6 @@ def _as_distance_matrix(x: Tensor, distance_matrix: bool) -> tuple[np.ndarray, T
         return D, x[torch.from_numpy(iu).to(x.device), torch.from_numpy(ju).to(x.device)]
     if x.ndim != 2:
         raise ValueError(f"expected an (n, d) point cloud, got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        x = x.to(torch.get_default_dtype())
     detached_numpy(x, "points")  # rejects NaN / inf
     values = torch.nn.functional.pdist(x)  # upper triangle, row-major: the order of _triu
     from scipy.spatial.distance import squareform
@@ -188,5 +188,5 @@ def rips_barcodes(x: Tensor, maxdim: int = 1, distance_matrix: bool = False) -> 
         h1 = _ripser_h1(D, tree_ids) if maxdim == 1 and n > 2 else None
         pairs += [h1] if h1 is not None else _gudhi_flag(D, maxdim)
     return flag_barcodes(
-        lambda ids: values[torch.from_numpy(ids).to(values.device)], edges, pairs, values
+        lambda idx: values[torch.from_numpy(idx).to(values.device)], edges, pairs, values
     )
