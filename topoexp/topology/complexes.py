@@ -31,7 +31,13 @@ class SimplicialComplex:
     ignored); :meth:`check` (called by the layers) raises ``ValueError`` for a missing face.
     """
 
-    _simplices: dict[int, set[tuple[int, ...]]] = field(default_factory=dict)
+    _simplices: dict[int, set[tuple[int, ...]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    def __repr__(self) -> str:
+        counts = [len(self._simplices.get(d, ())) for d in range(self.dim + 1)]
+        return f"SimplicialComplex(simplices per dimension: {counts})"
 
     def append(self, simplex: Iterable[int]) -> None:
         s = tuple(sorted(int(v) for v in simplex))
