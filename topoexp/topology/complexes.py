@@ -12,9 +12,8 @@ edges go right ``(ind, ind + 1)`` and down ``(ind, ind + width)``;
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
-from itertools import combinations
 
 import numpy as np
 
@@ -23,27 +22,29 @@ __all__ = ["GRID_COMPLEXES", "SimplicialComplex", "grid_complex", "path_complex"
 GRID_COMPLEXES = ("freudenthal", "grid", "delaunay")
 
 
-@dataclass
 class SimplicialComplex:
     """A finite simplicial complex on vertices ``0 .. n - 1``, built by :meth:`append`.
 
-    As TopologyLayer's ``SimplicialComplex``: the caller adds every face, each once (repeats are
-    ignored); :meth:`check` (called by the layers) raises ``ValueError`` for a missing face.
+    As TopologyLayer's ``SimplicialComplex``: the caller adds every face (repeats are ignored);
+    :meth:`check` (called by the layers) raises ``ValueError`` for a missing face. Simplices are
+    kept as one sorted ``(m, d + 1)`` array per dimension.
     """
 
-    _simplices: dict[int, set[tuple[int, ...]]] = field(
-        default_factory=dict, init=False, repr=False
-    )
+    def __init__(self) -> None:
+        self._arrays: dict[int, np.ndarray] = {}
+        self._pending: list[tuple[int, ...]] = []
+        self._checked = False
 
     def __repr__(self) -> str:
-        counts = [len(self._simplices.get(d, ())) for d in range(self.dim + 1)]
+        counts = [len(self.simplices(d)) for d in range(self.dim + 1)]
         return f"SimplicialComplex(simplices per dimension: {counts})"
 
     def append(self, simplex: Iterable[int]) -> None:
         s = tuple(sorted(int(v) for v in simplex))
         if not s or s[0] < 0 or len(set(s)) != len(s):
             raise ValueError(f"a simplex needs distinct non-negative vertex ids, got {simplex!r}")
-        self._simplices.setdefault(len(s) - 1, set()).add(s)
+        self._pending.append(s)
+        self._checked = False
 
     @classmethod
     def from_simplices(cls, simplices: Iterable[Iterable[int]]) -> SimplicialComplex:
@@ -52,31 +53,73 @@ class SimplicialComplex:
             cx.append(s)
         return cx
 
+    @classmethod
+    def from_arrays(cls, arrays: Sequence[np.ndarray]) -> SimplicialComplex:
+        """A complex from ``(m, d + 1)`` vertex arrays, one per dimension (faces not added)."""
+        cx = cls()
+        for arr in arrays:
+            arr = np.asarray(arr, dtype=np.int64)
+            if arr.ndim != 2 or not len(arr):
+                continue
+            cx._merge(arr.shape[1] - 1, arr)
+        return cx
+
+    def _merge(self, dim: int, rows: np.ndarray) -> None:
+        rows = np.sort(rows, axis=1)
+        if (rows[:, 0] < 0).any() or (rows.shape[1] > 1 and (np.diff(rows, axis=1) == 0).any()):
+            raise ValueError("a simplex needs distinct non-negative vertex ids")
+        if dim in self._arrays:
+            rows = np.concatenate([self._arrays[dim], rows])
+        self._arrays[dim] = np.unique(rows, axis=0)
+        self._checked = False
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        by_dim: dict[int, list[tuple[int, ...]]] = {}
+        for s in self._pending:
+            by_dim.setdefault(len(s) - 1, []).append(s)
+        self._pending = []
+        for dim, rows in by_dim.items():
+            self._merge(dim, np.asarray(rows, dtype=np.int64).reshape(len(rows), dim + 1))
+
     @property
     def dim(self) -> int:
-        return max(self._simplices, default=-1)
+        self._flush()
+        return max(self._arrays, default=-1)
 
     @property
     def n_vertices(self) -> int:
-        return len(self._simplices.get(0, ()))
+        return len(self.simplices(0))
 
     def simplices(self, dim: int) -> np.ndarray:
         """``(m, dim + 1)`` int64 array of the ``dim``-simplices, rows sorted, lexicographic."""
-        rows = sorted(self._simplices.get(dim, ()))
-        return np.asarray(rows, dtype=np.int64).reshape(len(rows), dim + 1)
+        self._flush()
+        return self._arrays.get(dim, np.zeros((0, dim + 1), np.int64))
 
     def check(self) -> None:
-        n = self.n_vertices
-        if n == 0:
+        """``ValueError`` unless the vertices are ``0 .. n - 1`` and every face is present."""
+        if self._checked and not self._pending:
+            return
+        verts = self.simplices(0)[:, 0]
+        if len(verts) == 0:
             raise ValueError("the complex has no vertices")
-        if self.simplices(0)[-1, 0] != n - 1:
-            raise ValueError(f"vertices must be 0 .. {n - 1} (every vertex appended once)")
+        if verts[-1] != len(verts) - 1:
+            raise ValueError(f"vertices must be 0 .. {len(verts) - 1} (every vertex appended)")
         for d in range(1, self.dim + 1):
-            present = self._simplices.get(d - 1, set())
-            for s in self._simplices.get(d, ()):
-                for face in combinations(s, d):
-                    if face not in present:
-                        raise ValueError(f"face {face} of simplex {s} was not appended")
+            simp = self.simplices(d)
+            if not len(simp):
+                continue
+            faces = np.concatenate([np.delete(simp, j, axis=1) for j in range(d + 1)])
+            present = self.simplices(d - 1)
+            both = np.concatenate([present, faces])
+            _, inv = np.unique(both, axis=0, return_inverse=True)
+            inv = inv.ravel()
+            missing = ~np.isin(inv[len(present) :], inv[: len(present)])
+            if missing.any():
+                face = faces[np.flatnonzero(missing)[0]]
+                raise ValueError(f"face {tuple(face.tolist())} of a {d}-simplex was not appended")
+        self._checked = True
 
 
 def path_complex(size: int) -> SimplicialComplex:
@@ -124,10 +167,9 @@ def _grid_arrays(width: int, height: int, kind: str) -> tuple[np.ndarray, ...]:
 
 
 def _from_arrays(arrays: Sequence[np.ndarray]) -> SimplicialComplex:
-    cx = SimplicialComplex()
-    for arr in arrays:
-        if len(arr):
-            cx._simplices[arr.shape[1] - 1] = set(map(tuple, np.sort(arr, axis=1).tolist()))
+    """A complex built here, valid by construction (no face check needed)."""
+    cx = SimplicialComplex.from_arrays(arrays)
+    cx._checked = True
     return cx
 
 
