@@ -71,8 +71,9 @@ class LowerStarComplex:
 
     def __post_init__(self) -> None:
         self.complex.check()
-        if self.complex.n_vertices > _MAX_VERTICES:
-            raise ValueError(f"at most {_MAX_VERTICES} vertices are supported")
+        limit = _MAX_VERTICES // 2 if self.grid_shape is not None else _MAX_VERTICES
+        if self.complex.n_vertices > limit:  # the stand-in of "grid" has a vertex per square too
+            raise ValueError(f"at most {limit} vertices are supported")
         if self.planar:
             if self.complex.dim > 2:
                 raise ValueError("a planar complex has no simplices above dimension 2")
