@@ -13,7 +13,7 @@ dimensions 0 and 1, one thread; ``results/bench/topology_layer.json``):
   call (12–16 ms for the batch on a busy machine). A loop of gudhi ``CubicalComplex`` with
   ``cofaces_of_persistence_pairs`` takes 5.4–5.8× as long, a lower-star simplex tree per image
   15–16×, TopologyLayer's C++ reduction 33–57× (spec timings). The whole layer, forward and
-  backward, runs in 1.2–1.35× the bare kernel's time, 4–4.5× faster than the gudhi loop's
+  backward, runs in 1.2–1.4× the bare kernel's time, 4–4.5× faster than the gudhi loop's
   forward alone.
 - dimension 1 on the ``"grid"`` triangulation (both diagonals and the four triangles on each
   square's corners, so not planar): the same kernel on a planar stand-in with one centre vertex
