@@ -79,6 +79,16 @@ def assert_same_bars(ours: object, theirs: np.ndarray, atol: float = 1e-6) -> No
     np.testing.assert_allclose(a[fin], b[fin], atol=atol, rtol=1e-6)
 
 
+def assert_same_all_bars(ours: object, theirs: np.ndarray, atol: float = 1e-12) -> None:
+    """Equal multisets of all bars: non-zero ones, and the values of the zero-length ones."""
+    assert_same_bars(ours, theirs, atol=atol)
+    a = np.asarray(ours.detach().cpu() if hasattr(ours, "detach") else ours, dtype=np.float64)
+    b = np.asarray(theirs, dtype=np.float64)
+    assert len(a) == len(b), f"{len(a)} bars vs {len(b)}"
+    za, zb = np.sort(a[a[:, 0] == a[:, 1], 0]), np.sort(b[b[:, 0] == b[:, 1], 0])
+    np.testing.assert_allclose(za, zb, atol=atol)
+
+
 def test_reference_on_a_circle_and_a_filled_triangle() -> None:
     cycle = [(0,), (1,), (2,), (0, 1), (1, 2), (0, 2)]
     d0, d1 = reference_diagrams(cycle, [0, 1, 2, 3, 4, 5], 1)
