@@ -47,7 +47,12 @@ from topoexp.topology.complexes import (
     grid_surrogate,
     planar_triangulation,
 )
-from topoexp.topology.unionfind import grid_centre_order, levelset_h0, levelset_h1_planar
+from topoexp.topology.unionfind import (
+    grid_centre_order,
+    grid_extra_bars,
+    levelset_h0,
+    levelset_h1_planar,
+)
 
 __all__ = ["LowerStarComplex", "levelset_barcodes"]
 
@@ -138,8 +143,9 @@ def _grid_h1(
     """Dimension-1 (birth, death) vertices of the ``"grid"`` triangulation, ``(B, 3 S)``.
 
     Pairs the planar stand-in (a centre per square) with the dual union-find, reads each centre
-    as the pixel carrying its value, then drops one zero-length bar per square: the stand-in has
-    four triangles per square where the ``"grid"`` complex has three positive edges.
+    as the pixel carrying its value, then drops one zero-length bar per square at its exact value
+    (:func:`~topoexp.topology.unionfind.grid_extra_bars`): the stand-in has four triangles per
+    square where the ``"grid"`` complex has three positive edges.
     """
     corners, tri = grid_surrogate(width, height)
     n_batch, n_vert = g.shape
@@ -158,49 +164,11 @@ def _grid_h1(
     for cells in (b1, d1):
         rows, cols = np.nonzero(cells >= n_vert)
         cells[rows, cols] = carrier[rows, cells[rows, cols] - n_vert]
-    keep = _drop_extra_zero_bars(g, order, corners, b1, d1)
+    keep = np.empty(b1.shape, np.bool_)
+    grid_extra_bars(g, order, corners, b1, d1, keep)
     if not (keep.sum(1) == 3 * n_sq).all():
         raise RuntimeError("grid stand-in: the extra zero-length bars were not found")
     return b1[keep].reshape(n_batch, 3 * n_sq), d1[keep].reshape(n_batch, 3 * n_sq)
-
-
-def _drop_extra_zero_bars(
-    g: np.ndarray, order: np.ndarray, corners: np.ndarray, b1: np.ndarray, d1: np.ndarray
-) -> np.ndarray:
-    """Mask ``(B, 4 S)`` of the stand-in's bars that the ``"grid"`` complex also has.
-
-    Counting edges level by level, the stand-in has, per square, one extra zero-length bar at
-    the value ``max(m, min(p, q))``, with ``m`` the centre's value and ``(p, q)`` the corners of
-    the other diagonal (the one whose larger value is not ``m``). Zero-length bars at those values
-    are dropped, one per square, so the values of all bars match the ``"grid"`` complex exactly.
-    """
-    n_batch, n_vert = g.shape
-    # dense value classes: equal values share a class, classes increase with the value
-    sorted_g = np.take_along_axis(g, order, 1)
-    cls_sorted = np.concatenate(
-        [np.zeros((n_batch, 1), np.int64), np.cumsum(np.diff(sorted_g, axis=1) != 0, axis=1)], 1
-    )
-    cls = np.empty_like(cls_sorted)
-    np.put_along_axis(cls, order, cls_sorted, axis=1)
-    tl, tr, bl, br = (cls[:, corners[:, k]] for k in range(4))
-    diag1, diag2 = np.maximum(tl, br), np.maximum(tr, bl)
-    m = np.minimum(diag1, diag2)
-    other_min = np.where(diag1 <= diag2, np.minimum(tr, bl), np.minimum(tl, br))
-    extra = np.maximum(m, other_min)  # (B, S) classes
-    rows = np.arange(n_batch)[:, None]
-    zero = cls[rows, b1] == cls[rows, d1]
-    zb, zi = np.nonzero(zero)
-    zkey = zb * n_vert + cls[zb, b1[zb, zi]]
-    need = np.bincount((rows * n_vert + extra).ravel(), minlength=n_batch * n_vert)
-    by = np.argsort(zkey, kind="stable")
-    sk = zkey[by]
-    first = np.searchsorted(sk, sk, "left")
-    occurrence = np.empty_like(by)
-    occurrence[by] = np.arange(len(sk)) - first
-    keep = np.ones_like(zero)
-    drop = occurrence < need[zkey]
-    keep[zb[drop], zi[drop]] = False
-    return keep
 
 
 def levelset_barcodes(

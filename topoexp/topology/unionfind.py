@@ -22,7 +22,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["flag_h0", "flag_h1_planar", "levelset_h0", "levelset_h1_planar"]
+__all__ = [
+    "flag_h0",
+    "flag_h1_planar",
+    "grid_centre_order",
+    "grid_extra_bars",
+    "levelset_h0",
+    "levelset_h1_planar",
+]
 
 _OUTER_KEY = np.iinfo(np.int64).max
 
@@ -280,3 +287,49 @@ def grid_centre_order(
             ext_order[b, start[r]] = n_vert + s
         for i in range(n_vert + n_sq):
             ext_rank[b, ext_order[b, i]] = i
+
+
+@njit(cache=True, nogil=True)
+def grid_extra_bars(
+    g: np.ndarray,
+    order: np.ndarray,
+    corners: np.ndarray,
+    birth: np.ndarray,
+    death: np.ndarray,
+    keep: np.ndarray,
+) -> None:
+    """Mark (``keep = False``) one zero-length bar per square of the ``"grid"`` stand-in.
+
+    Counting edges value by value, the stand-in has per square one more zero-length bar than the
+    ``"grid"`` complex, at the value ``max(m, min(p, q))`` with ``m`` the centre's value and
+    ``(p, q)`` the other diagonal; one zero-length bar at each such value is left out.
+
+    Args:
+        g, order: ``(B, V)`` pixel values and their stable argsort.
+        corners: ``(S, 4)`` each square's ``(tl, tr, bl, br)``.
+        birth, death: ``(B, K)`` critical pixels of the stand-in's bars.
+        keep: ``(B, K)`` output.
+    """
+    n_batch, n_vert = g.shape
+    cls = np.empty(n_vert, np.int64)
+    need = np.zeros(n_vert, np.int64)
+    for b in range(n_batch):
+        c = 0
+        for k in range(n_vert):  # dense value classes: equal values share one
+            if k > 0 and g[b, order[b, k]] != g[b, order[b, k - 1]]:
+                c += 1
+            cls[order[b, k]] = c
+        need[: c + 1] = 0
+        for s in range(corners.shape[0]):
+            tl, tr = cls[corners[s, 0]], cls[corners[s, 1]]
+            bl, br = cls[corners[s, 2]], cls[corners[s, 3]]
+            d1, d2 = max(tl, br), max(tr, bl)
+            other = min(tr, bl) if d1 <= d2 else min(tl, br)
+            need[max(min(d1, d2), other)] += 1
+        for t in range(birth.shape[1]):
+            cb = cls[birth[b, t]]
+            if cb == cls[death[b, t]] and need[cb] > 0:
+                need[cb] -= 1
+                keep[b, t] = False
+            else:
+                keep[b, t] = True
