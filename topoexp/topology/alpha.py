@@ -12,7 +12,7 @@ Which algorithm computes the pairs (``benchmarks/bench_topology_layer.py``, 100 
   :mod:`topoexp.topology.unionfind` pairs it (one bar per triangle, the cycle it kills), with
   edges and faces read off scipy's neighbour table. Beyond the Delaunay call this is 4–4.6× faster
   than filling a gudhi simplex tree and asking for ``flag_persistence_generators``, the peer's
-  method; the whole layer with gradients takes 1.5–1.7× the peer's time (target ≤ 2×).
+  method; the whole layer with gradients takes 1.5–1.8× the peer's time (target ≤ 2×).
 - dimension >= 1 in 3-D and above: gudhi's simplex tree on the Delaunay faces.
 """
 
