@@ -10,7 +10,9 @@ from topoexp.evaluation.one_class import (
     class_aucs,
     count_scores,
     draw_support_indices,
+    one_class_arrays,
     one_class_count_eval,
+    one_class_metrics,
 )
 
 
@@ -116,7 +118,19 @@ def test_draws_are_uniform() -> None:
     np.testing.assert_allclose(freq, 0.3, atol=0.03)
 
 
-def test_eval_equals_brute_force_per_point_loop() -> None:
+def test_independent_draws() -> None:
+    labels = np.repeat(np.arange(2), [50, 30])
+    draws = draw_support_indices(labels, [5, 20], runs=3, seed=7, nested=False)
+    assert draws["5"].shape == (3, 2, 5) and draws["20"].shape == (3, 2, 20)
+    assert not np.array_equal(draws["20"][..., :5], draws["5"])
+    for key in draws:
+        for r, c in np.ndindex(3, 2):
+            row = draws[key][r, c]
+            assert np.all(labels[row] == c) and len(np.unique(row)) == len(row)
+
+
+@pytest.mark.parametrize("nested", [True, False])
+def test_eval_equals_brute_force_per_point_loop(nested) -> None:
     rng = np.random.default_rng(2)
     n_branches, d = 3, 2
     train = quarter_grid(rng, (300, n_branches * d))
@@ -134,6 +148,7 @@ def test_eval_equals_brute_force_per_point_loop() -> None:
         radius=1.0,
         aggregation="max",
         seed=3,
+        nested=nested,
     )
     assert list(results) == ["4", "10", "all"]
     for key, res in results.items():
@@ -151,6 +166,33 @@ def test_eval_equals_brute_force_per_point_loop() -> None:
                 assert res.auc[r, c] == pytest.approx(roc_auc_score(test_labels == c, s))
         assert set(res.metrics()) == {f"auc_m{key}"} | {f"auc_m{key}_class{c}" for c in range(3)}
         assert res.mean_auc == pytest.approx(res.auc.mean(0).mean())
+
+
+def test_npz_arrays_and_metrics() -> None:
+    rng = np.random.default_rng(4)
+    train, test = quarter_grid(rng, (60, 4)), quarter_grid(rng, (20, 4))
+    test_labels = np.arange(20) % 2
+    results = one_class_count_eval(
+        train, np.arange(60) % 2, test, test_labels, n_branches=2, m_values=[3, "all"], runs=2
+    )
+    arrays = one_class_arrays(results, test, test_labels)
+    assert set(arrays) == {
+        "test_latents",
+        "test_labels",
+        "classes",
+        "support_latents_m3",
+        "support_indices_m3",
+        "auc_m3",
+        "support_latents_mall",
+        "support_indices_mall",
+        "auc_mall",
+    }
+    assert arrays["support_latents_m3"].shape == (2, 2, 3, 4)
+    assert arrays["support_latents_mall"].shape == (1, 2, 30, 4)
+    metrics = one_class_metrics(results)
+    assert set(metrics) == {
+        f"auc_m{m}{c}" for m in ("3", "all") for c in ("", "_class0", "_class1")
+    }
 
 
 def test_identical_latents_give_half() -> None:

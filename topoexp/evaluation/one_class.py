@@ -15,8 +15,9 @@ seeded generator, and the support set for every ``m`` is its first ``min(m, n_c)
 support set is therefore a uniform draw without replacement, as in the original (which draws each
 ``m`` independently and unseeded); the sets of one run are nested across ``m``, which makes the
 comparison between values of ``m`` paired and lets one pass over the largest ``m`` count all of
-them. ``m = "all"`` uses every training sample of the class, in a single run (every run would
-draw the same set).
+them. ``nested=False`` draws every ``m`` independently, as the original does (seeded here).
+``m = "all"`` uses every training sample of the class, in a single run (every run would draw the
+same set).
 
 Counting is one numba kernel over (test points × branches × stored latents), blocked so each stored
 segment stays in cache while a block of test points passes over it; no Python loop over test
@@ -40,7 +41,9 @@ __all__ = [
     "count_scores",
     "draw_support_indices",
     "m_key",
+    "one_class_arrays",
     "one_class_count_eval",
+    "one_class_metrics",
 ]
 
 AGGREGATIONS = ("sum", "max", "mean")
@@ -73,12 +76,14 @@ def draw_support_indices(
     runs: int = 5,
     seed: int = 0,
     classes: Sequence[int] | None = None,
+    nested: bool = True,
 ) -> dict[str, np.ndarray]:
     """Indices into the training split of each support set, per ``m`` (module docstring).
 
     Returns ``{m_key(m): int64 array (runs, n_classes, m_max)}``: row ``[r, k]`` holds the first
     ``min(m, n_c)`` entries of run ``r``'s permutation of class ``classes[k]``, then ``-1``
-    padding; ``m_max = m`` for an integer ``m`` and the largest class size for ``"all"``, whose
+    padding (``nested=False``: a fresh permutation for every ``m``, the original's independent
+    draws); ``m_max = m`` for an integer ``m`` and the largest class size for ``"all"``, whose
     run axis has length 1. The same ``seed`` gives the same draws for every method scored on them.
     """
     labels = np.asarray(train_labels)
@@ -92,16 +97,17 @@ def draw_support_indices(
             raise ValueError(f"class {c} has no training samples")
     ints = [m for m in m_list if m != "all"]
     out: dict[str, np.ndarray] = {}
-    if ints:
-        m_max = max(ints)
-        rng = np.random.default_rng(seed)
-        perms = np.full((runs, len(classes), m_max), -1, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    for m in [max(ints)] if nested and ints else ints:
+        perms = np.full((runs, len(classes), m), -1, dtype=np.int64)
         for r in range(runs):
             for k, idx in enumerate(members):
-                take = rng.permutation(idx)[:m_max]
+                take = rng.permutation(idx)[:m]
                 perms[r, k, : len(take)] = take
+        out[m_key(m)] = perms
+    if nested and ints:
         for m in ints:
-            out[m_key(m)] = perms[..., :m].copy()
+            out[m_key(m)] = out[m_key(max(ints))][..., :m].copy()
     if "all" in m_list:
         size = max(len(idx) for idx in members)
         block = np.full((1, len(classes), size), -1, dtype=np.int64)
@@ -354,6 +360,7 @@ def one_class_count_eval(
     aggregation: str = "sum",
     seed: int = 0,
     classes: Sequence[int] | None = None,
+    nested: bool = True,
 ) -> dict[str, OneClassResult]:
     """COREL's one-class evaluation of one backbone's latents (module docstring).
 
@@ -368,6 +375,9 @@ def one_class_count_eval(
         aggregation: ``"sum"`` (the paper), ``"max"`` or ``"mean"`` over branches.
         seed: seed of the draws (:func:`draw_support_indices`).
         classes: the classes to evaluate (default: every training label).
+        nested: nested draws across ``m`` (default) or independent draws per ``m``, as the
+            original code (:func:`draw_support_indices`); the scores are the same function of
+            the drawn sets either way.
 
     Returns:
         ``{m_key(m): OneClassResult}`` in the order of ``m_values``.
@@ -380,44 +390,38 @@ def one_class_count_eval(
         raise ValueError("test_latents and test_labels differ in length")
     _check_latents(np.asarray(test_latents), n_branches)
     classes_arr = np.unique(train_labels) if classes is None else np.asarray(classes)
-    draws = draw_support_indices(train_labels, m_values, runs, seed, classes_arr)
+    draws = draw_support_indices(train_labels, m_values, runs, seed, classes_arr, nested)
+    # Segments of stored latents and queries (key, run, class) = unions of segments.
+    segments: list[np.ndarray] = []
+    queries: list[list[int]] = []
+    owners: list[tuple[str, int, int]] = []
     ints = sorted(int(k) for k in draws if k != "all")
-    results: dict[str, OneClassResult] = {}
-    scores: dict[str, np.ndarray] = {}
-    if ints:
-        # Segments (run, class, level): positions [m_{l−1}, m_l) of the nested draws; the query
+    if nested and ints:
+        # Segments (run, class, level) = positions [m_{l−1}, m_l) of the nested draws; the query
         # (m_l, run, class) counts over the segments of levels 0..l.
         largest = draws[m_key(ints[-1])]
-        bounds = [0, *ints]
-        segments, queries = [], []
-        for r in range(runs):
-            for k in range(len(classes_arr)):
-                row = largest[r, k]
-                row = row[row >= 0]
-                first = len(segments)
-                for lo, hi in itertools.pairwise(bounds):
-                    segments.append(train_latents[row[lo:hi]])
-                for level in range(len(ints)):
-                    queries.append(list(range(first, first + level + 1)))
-        flat = _scores_from_segments(
-            test_latents, segments, queries, n_branches, radius, aggregation
-        )
-        # queries are ordered (run, class, level)
-        flat = flat.T.reshape(runs, len(classes_arr), len(ints), -1)
-        for level, m in enumerate(ints):
-            scores[m_key(m)] = flat[:, :, level]
-    if "all" in draws:
-        idx = draws["all"][0]
-        segments = [train_latents[row[row >= 0]] for row in idx]
-        flat = _scores_from_segments(
-            test_latents,
-            segments,
-            [[g] for g in range(len(segments))],
-            n_branches,
-            radius,
-            aggregation,
-        )
-        scores["all"] = flat.T[None]
+        for r, k in np.ndindex(*largest.shape[:2]):
+            row = largest[r, k]
+            row = row[row >= 0]
+            first = len(segments)
+            for lo, hi in itertools.pairwise([0, *ints]):
+                segments.append(train_latents[row[lo:hi]])
+            for level, m in enumerate(ints):
+                queries.append(list(range(first, first + level + 1)))
+                owners.append((m_key(m), r, k))
+    for key, indices in draws.items():
+        if nested and key != "all":
+            continue
+        for r, k in np.ndindex(*indices.shape[:2]):
+            row = indices[r, k]
+            queries.append([len(segments)])
+            segments.append(train_latents[row[row >= 0]])
+            owners.append((key, r, k))
+    flat = _scores_from_segments(test_latents, segments, queries, n_branches, radius, aggregation)
+    scores = {key: np.empty((*idx.shape[:2], len(test_latents))) for key, idx in draws.items()}
+    for q, (key, r, k) in enumerate(owners):
+        scores[key][r, k] = flat[:, q]
+    results: dict[str, OneClassResult] = {}
     for key, indices in draws.items():
         results[key] = OneClassResult(
             m=key,
@@ -427,3 +431,35 @@ def one_class_count_eval(
             support_latents=gather_support(train_latents, indices),
         )
     return results
+
+
+def one_class_metrics(results: dict[str, OneClassResult], prefix: str = "auc") -> dict[str, float]:
+    """Flat metrics of every ``m``: ``auc_m<m>`` and ``auc_m<m>_class<c>``."""
+    out: dict[str, float] = {}
+    for result in results.values():
+        out.update(result.metrics(prefix))
+    return out
+
+
+def one_class_arrays(
+    results: dict[str, OneClassResult], test_latents: np.ndarray, test_labels: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The arrays of a run's ``one_class.npz``.
+
+    ``test_latents``, ``test_labels``, ``classes`` and, per ``m``: ``support_latents_m<m>``
+    ``(runs, classes, m, latent_dim)`` (NaN rows pad classes smaller than ``m``),
+    ``support_indices_m<m>`` (indices into the training split, ``-1`` pads) and ``auc_m<m>``
+    ``(runs, classes)``.
+    """
+    first = next(iter(results.values()))
+    arrays = {
+        "test_latents": np.asarray(test_latents),
+        "test_labels": np.asarray(test_labels),
+        "classes": first.classes,
+    }
+    for key, result in results.items():
+        if result.support_latents is not None:
+            arrays[f"support_latents_m{key}"] = result.support_latents
+        arrays[f"support_indices_m{key}"] = result.indices
+        arrays[f"auc_m{key}"] = result.auc
+    return arrays
