@@ -157,3 +157,20 @@ def test_validation(kwargs: dict, name: str) -> None:
 def test_shape_error() -> None:
     with pytest.raises(ValueError, match="n_branches, B, d"):
         ConnectivityLoss()(torch.randn(5, 3))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu() -> None:
+    """Distances and the gather on the device, the pairing on the host: same values as the CPU."""
+    z = torch.randn(16, 100, 10, dtype=torch.float64)
+    loss_fn = ConnectivityLoss()
+    z_cpu, z_gpu = z.clone().requires_grad_(), z.cuda().requires_grad_()
+    loss_cpu, deaths_cpu = loss_fn(z_cpu)
+    loss_gpu, deaths_gpu = loss_fn(z_gpu)
+    assert deaths_gpu.device.type == "cuda" and deaths_gpu.dtype == torch.float64
+    torch.testing.assert_close(deaths_gpu.cpu(), deaths_cpu)
+    torch.testing.assert_close(loss_gpu.cpu(), loss_cpu)
+    (g_cpu,) = torch.autograd.grad(loss_cpu, z_cpu)
+    (g_gpu,) = torch.autograd.grad(loss_gpu, z_gpu)
+    torch.testing.assert_close(g_gpu.cpu(), g_cpu)

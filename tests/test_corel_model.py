@@ -163,3 +163,13 @@ def test_hydra_instantiate() -> None:
     assert model.filters == (16, 32, 64) and model.lam == 10.0
     assert model.connectivity.branch_reduction == "sum"
     assert model(torch.rand(3, 1, 32, 32))[1].shape == (3, 40)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_loss() -> None:
+    model = CorelAutoencoder(in_channels=3).cuda()
+    total, parts = model.loss(torch.rand(100, 3, 32, 32, device="cuda"))
+    total.backward()
+    assert total.device.type == "cuda" and model.encoder[0].weight.grad.device.type == "cuda"
+    assert all(isinstance(v, float) for v in parts.values())
