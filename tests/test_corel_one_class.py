@@ -235,3 +235,18 @@ def test_validation(kwargs, match) -> None:
     }
     with pytest.raises(ValueError, match=match):
         one_class_count_eval(**args)
+
+
+def test_class_chunks_give_the_same_aucs(monkeypatch) -> None:
+    """Many classes are scored in chunks (bounded memory) with the same result."""
+    from topoexp.evaluation import one_class
+
+    rng = np.random.default_rng(5)
+    train, test = quarter_grid(rng, (200, 4)), quarter_grid(rng, (40, 4))
+    args = (train, np.arange(200) % 5, test, np.arange(40) % 5)
+    kwargs = {"n_branches": 2, "m_values": [4, 9, "all"], "runs": 3, "radius": 1.0}
+    whole = one_class_count_eval(*args, **kwargs)
+    monkeypatch.setattr(one_class, "_SCORE_BYTES", 1)  # one class per chunk
+    chunked = one_class_count_eval(*args, **kwargs)
+    for key in whole:
+        np.testing.assert_array_equal(whole[key].auc, chunked[key].auc)

@@ -49,6 +49,7 @@ __all__ = [
 AGGREGATIONS = ("sum", "max", "mean")
 _AGG_CODE = {name: k for k, name in enumerate(AGGREGATIONS)}
 _BLOCK = 16  # test points per block of the kernel
+_SCORE_BYTES = 2**28  # bound on the scores held at once (classes are evaluated in chunks)
 
 
 def m_key(m: int | str) -> str:
@@ -391,14 +392,52 @@ def one_class_count_eval(
     _check_latents(np.asarray(test_latents), n_branches)
     classes_arr = np.unique(train_labels) if classes is None else np.asarray(classes)
     draws = draw_support_indices(train_labels, m_values, runs, seed, classes_arr, nested)
-    # Segments of stored latents and queries (key, run, class) = unions of segments.
+    # Classes in chunks, so the (test points × queries) score matrix stays within _SCORE_BYTES.
+    n_queries = sum(idx.shape[0] for idx in draws.values())  # per class
+    chunk = max(1, _SCORE_BYTES // (8 * max(1, len(test_latents)) * n_queries))
+    aucs = {key: np.empty(idx.shape[:2]) for key, idx in draws.items()}
+    for k0 in range(0, len(classes_arr), chunk):
+        part = {key: idx[:, k0 : k0 + chunk] for key, idx in draws.items()}
+        scores = _draw_scores(
+            train_latents, test_latents, part, nested, n_branches, radius, aggregation
+        )
+        for key in draws:
+            aucs[key][:, k0 : k0 + chunk] = class_aucs(
+                scores[key], test_labels, classes_arr[k0 : k0 + chunk]
+            )
+    return {
+        key: OneClassResult(
+            m=key,
+            classes=classes_arr,
+            auc=aucs[key],
+            indices=indices,
+            support_latents=gather_support(train_latents, indices),
+        )
+        for key, indices in draws.items()
+    }
+
+
+def _draw_scores(
+    train_latents: np.ndarray,
+    test_latents: np.ndarray,
+    draws: dict[str, np.ndarray],
+    nested: bool,
+    n_branches: int,
+    radius: float,
+    aggregation: str,
+) -> dict[str, np.ndarray]:
+    """``{key: (runs, classes, N) scores}`` of the support sets ``draws`` in one kernel call.
+
+    The stored latents are cut into segments and every (key, run, class) query is a union of
+    segments: with nested draws, segment (run, class, level) holds positions ``[m_{l−1}, m_l)``
+    and the query of ``m_l`` counts over the levels ``0 … l``, so each stored latent is visited
+    once for all ``m``.
+    """
     segments: list[np.ndarray] = []
     queries: list[list[int]] = []
     owners: list[tuple[str, int, int]] = []
     ints = sorted(int(k) for k in draws if k != "all")
     if nested and ints:
-        # Segments (run, class, level) = positions [m_{l−1}, m_l) of the nested draws; the query
-        # (m_l, run, class) counts over the segments of levels 0..l.
         largest = draws[m_key(ints[-1])]
         for r, k in np.ndindex(*largest.shape[:2]):
             row = largest[r, k]
@@ -421,16 +460,7 @@ def one_class_count_eval(
     scores = {key: np.empty((*idx.shape[:2], len(test_latents))) for key, idx in draws.items()}
     for q, (key, r, k) in enumerate(owners):
         scores[key][r, k] = flat[:, q]
-    results: dict[str, OneClassResult] = {}
-    for key, indices in draws.items():
-        results[key] = OneClassResult(
-            m=key,
-            classes=classes_arr,
-            auc=class_aucs(scores[key], test_labels, classes_arr),
-            indices=indices,
-            support_latents=gather_support(train_latents, indices),
-        )
-    return results
+    return scores
 
 
 def one_class_metrics(results: dict[str, OneClassResult], prefix: str = "auc") -> dict[str, float]:
