@@ -12,6 +12,15 @@ from topoexp.evaluation.death_times import batch_death_times, death_time_summary
 from topoexp.losses.connectivity_toy import ToyMLP, three_gaussians, train_toy
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny tensors: extra torch threads only wait on each other on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_three_gaussians() -> None:
     X, comp = three_gaussians(2000, seed=1)
     assert X.shape == (6000, 2) and X.dtype == np.float32

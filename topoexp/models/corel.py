@@ -90,7 +90,8 @@ class CorelAutoencoder(Autoencoder):
     ``loss(x)`` returns the total and these floats: ``loss.reconstruction``,
     ``loss.connectivity`` (unweighted), ``loss.total``, ``death_time.{min,mean,max}`` (over all
     branches: the minimum of the minima, the mean, the maximum of the maxima) and
-    ``death_time.{min,mean,max}.b<k>`` per branch (``k`` zero-padded to two digits).
+    ``death_time.{min,mean,max}.b<k>`` per branch (``k`` zero-padded to two digits), over all
+    ``B − 1`` MST edges of the batch (a zero-length edge of duplicate inputs included).
     With ``lam == 0`` the death times are still computed for logging, without gradient.
     """
 
