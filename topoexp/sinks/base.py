@@ -8,6 +8,8 @@ from typing import Any, Protocol
 class Sink(Protocol):
     def log_epoch(self, record: dict[str, float]) -> None: ...
 
+    def log_step(self, record: dict[str, float]) -> None: ...
+
     def log_summary(self, metrics: dict[str, float], figures: dict[str, Any]) -> None: ...
 
     def finish(self, failed: bool) -> None: ...
@@ -37,6 +39,9 @@ class NullSink:
         )
 
     def log_epoch(self, record: dict[str, float]) -> None:
+        pass
+
+    def log_step(self, record: dict[str, float]) -> None:
         pass
 
     def log_summary(self, metrics: dict[str, float], figures: dict[str, Any]) -> None:

@@ -69,9 +69,24 @@ class WandbSink:
         self.run.define_metric("train/*", step_metric="epoch")
         self.run.define_metric("val/*", step_metric="epoch")
         self.run.define_metric("test/*", step_metric="epoch")
+        self.run.define_metric("global_step")
+        self.run.define_metric("step/*", step_metric="global_step")
 
     def log_epoch(self, record: dict[str, float]) -> None:
         self.run.log(dict(record))
+
+    def log_step(self, record: dict[str, float]) -> None:
+        """Per-batch values, as ``step/<name>`` against ``global_step``."""
+        self.run.log(
+            {
+                "global_step": record["global_step"],
+                **{
+                    f"step/{k.removeprefix('train/')}": v
+                    for k, v in record.items()
+                    if k not in ("global_step", "epoch", "step")
+                },
+            }
+        )
 
     def log_summary(self, metrics: dict[str, float], figures: dict[str, Any]) -> None:
         self.run.summary.update({f"final/{k}": v for k, v in metrics.items()})

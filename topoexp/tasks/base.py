@@ -47,6 +47,14 @@ class RunContext:
         """Write the per-epoch history (called after every epoch, so it survives a crash)."""
         io.write_json(self.output_dir / "history.json", history)
 
+    def log_step(self, record: dict[str, float]) -> None:
+        """Append a per-batch record to ``steps.jsonl`` and send it to the sinks."""
+        import json
+
+        with open(self.output_dir / "steps.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        self.sink.log_step(record)
+
     @property
     def title(self) -> str:
         return f"{self.cfg.method} on {self.cfg.dataset.name} (seed {self.seed})"

@@ -165,6 +165,7 @@ class EmbeddingTask:
             test=data.test,
             checkpoint_dir=ctx.output_dir / "checkpoints",
             on_epoch=on_epoch,
+            on_step=ctx.log_step,
         )
         ctx.write_history(state.history)
         embedding = embed_autoencoder(model, data, evaluator.split, trainer.batch_size)

@@ -84,7 +84,9 @@ class Trainer:
     ``fit_on``: ``fit`` trains on train + validation, as the original code did (QUIRK, spec §1.3);
     ``train`` on the training part only, as the paper describes. ``num_threads``: torch (and
     numba) threads; ``auto`` gives each parallel job of a multirun an equal share of the
-    machine's cores. ``resume`` continues from ``<run dir>/checkpoints/last.pt``; the stored
+    machine's cores. ``log_every``: every that many steps the model's loss components of the
+    current batch go to ``on_step`` (0: per epoch only). ``resume`` continues from
+    ``<run dir>/checkpoints/last.pt``; the stored
     config must match except for the keys in ``resume_allow`` (and ``max_epochs``, ``resume``,
     ``progress``, the logger and the paths), and every difference is recorded.
     """
@@ -104,6 +106,7 @@ class Trainer:
         resume_allow: Sequence[str] = (),
         progress: bool = True,
         reload_best: bool = True,
+        log_every: Annotated[int, Ge(0)] = 0,
         seed: Annotated[int, BUILD_ARG] = 0,
     ) -> None:
         try:
@@ -125,6 +128,7 @@ class Trainer:
         self.resume_allow = list(resume_allow)
         self.progress = progress
         self.reload_best = reload_best
+        self.log_every = log_every
         self.seed = seed
 
     def check_sizes(self, n_fit: int, n_validation: int) -> None:
@@ -145,11 +149,13 @@ class Trainer:
         checkpoint_dir: Path,
         test: Dataset | None = None,
         on_epoch: Callable[[dict[str, float], LoopState], None] | None = None,
+        on_step: Callable[[dict[str, float]], None] | None = None,
     ) -> LoopState:
         """Train ``model``; return the final loop state.
 
         ``on_epoch(record, state)`` runs after every completed epoch (the history is written
-        there). With ``reload_best`` the model holds the best checkpoint's weights afterwards,
+        there); ``on_step(record)`` every ``log_every`` steps with the batch's loss components.
+        With ``reload_best`` the model holds the best checkpoint's weights afterwards,
         otherwise those of the last epoch.
         """
         self.check_sizes(len(fit_data), len(validation))  # type: ignore[arg-type]
@@ -177,7 +183,9 @@ class Trainer:
             if state.finished:
                 break
             started = time.perf_counter()
-            train_loss = self._epoch(model, loader, optimizer, device, epoch, checkpoint_dir)
+            train_loss = self._epoch(
+                model, loader, optimizer, device, epoch, checkpoint_dir, on_step
+            )
             record: dict[str, float] = {"epoch": epoch, "train/loss": train_loss}
             record |= {
                 f"val/{k}": v for k, v in average_loss(model, validation, self.batch_size).items()
@@ -217,7 +225,9 @@ class Trainer:
             load_best(checkpoint_dir, model)
         return state
 
-    def _epoch(self, model, loader, optimizer, device, epoch: int, checkpoint_dir: Path) -> float:
+    def _epoch(
+        self, model, loader, optimizer, device, epoch: int, checkpoint_dir: Path, on_step=None
+    ) -> float:
         model.train()
         running = 0.0
         # A bar beside the loader, not around it: wrapping the loader changed the batch order.
@@ -229,7 +239,7 @@ class Trainer:
             mininterval=1.0,
         ) as bar:
             for step, (x, _) in enumerate(loader):
-                loss, _parts = model.loss(x.to(device, non_blocking=True))
+                loss, parts = model.loss(x.to(device, non_blocking=True))
                 value = loss.item()
                 _check_finite(value, f"at epoch {epoch}, step {step}", checkpoint_dir)
                 optimizer.zero_grad(set_to_none=True)
@@ -237,4 +247,14 @@ class Trainer:
                 optimizer.step()
                 running += value
                 bar.update(1)
+                if on_step is not None and self.log_every and step % self.log_every == 0:
+                    on_step(
+                        {
+                            "epoch": epoch,
+                            "step": step,
+                            "global_step": epoch * len(loader) + step,
+                            "train/loss": value,
+                            **{f"train/{k}": float(v) for k, v in parts.items()},
+                        }
+                    )
         return running / len(loader)
