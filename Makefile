@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 SEEDS  ?= 249040430,621965744,771860110,775293950,700134501
 JOBS   ?= 2
 SHARED ?= ../shared
-export TOPOEXP_DATA_DIR ?= $(abspath $(SHARED)/datasets)
+# The data root, as for `python -m topoexp`: <repository>/data unless TOPOEXP_DATA_DIR is set.
+export TOPOEXP_DATA_DIR ?= $(CURDIR)/data
 
 .PHONY: help install run test test-full lint format bench reproduce-spheres report-spheres \
   reproduce-study reproduce-perplexity reproduce-mnist reproduce-fmnist reproduce-cifar10 \
@@ -45,6 +46,9 @@ bench: install  ## benchmarks, each a ratio against a peer measured in the same 
 	$(PY) benchmarks/bench_diagrams.py --json results/bench/diagrams.json
 	$(PY) benchmarks/bench_training_step.py --json results/bench/training_step.json
 	$(PY) benchmarks/bench_tsne.py --n 20000 --mnist-root $(TOPOEXP_DATA_DIR) --json results/bench/tsne.json
+	$(PY) benchmarks/bench_cli.py --json results/bench/cli.json
+	$(PY) benchmarks/bench_topology_layer.py --json results/bench/topology_layer.json
+	$(PY) benchmarks/bench_corel.py --json results/bench/corel.json
 
 RUN_FLAGS := logger.mode=offline trainer.progress=false
 SPHERES_METHODS := pca isomap tsne umap ae topoae topopca
