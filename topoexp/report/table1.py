@@ -15,7 +15,6 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ import yaml
 from matplotlib.figure import Figure
 
 from topoexp import io
+from topoexp.config.flatten import flatten
 from topoexp.records import run_state
 from topoexp.report.figures import plt, scatter_latents
 
@@ -49,22 +49,13 @@ class PoolingError(ValueError):
     """Runs of one method differ in their config beyond the seed: they are not one row."""
 
 
-def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(node, dict):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            out |= _flat(value, f"{prefix}.{key}" if prefix else str(key))
-        return out
-    return {prefix: node}
-
-
 def _poolable(key: str) -> bool:
     return any(key == p or key.startswith(p + ".") for p in POOLABLE)
 
 
 def check_poolable(configs: Mapping[str, dict]) -> None:
     """Raise :class:`PoolingError` naming the keys in which configs of one row differ."""
-    flats = {run: _flat(cfg) for run, cfg in configs.items()}
+    flats = {run: flatten(cfg) for run, cfg in configs.items()}
     first_run, first = next(iter(flats.items()))
     for run, flat in flats.items():
         keys = sorted(
