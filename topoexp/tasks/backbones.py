@@ -54,7 +54,7 @@ def backbone_checkpoint(path: str | Path) -> Path:
 
 
 def load_backbone(model: nn.Module, path: str | Path) -> Path:
-    """Load the weights at ``path`` (:func:`backbone_checkpoint`) into ``model``; return the file."""
+    """Load the weights at ``path`` (:func:`backbone_checkpoint`) into ``model``; return it."""
     file = backbone_checkpoint(path)
     payload = torch.load(file, map_location="cpu", weights_only=False)
     state = payload["model"] if isinstance(payload, dict) and "model" in payload else payload

@@ -115,7 +115,6 @@ class OneClassTask:
     # --------------------------------------------------------------------------------- flow
 
     def __call__(self, ctx: RunContext) -> TaskResult:
-        cfg = ctx.cfg
         evaluator = ctx.build("evaluator")
         started = time.perf_counter()
         eval_data = self._eval_data(ctx)
@@ -184,7 +183,7 @@ class OneClassTask:
     def _eval_data(self, ctx: RunContext) -> DataSplits:
         if self.eval_dataset is not None:
             return self.eval_dataset(split_seed=ctx.seed)
-        return ctx.build("dataset", split_seed=ctx.seed)
+        return _load_dataset(ctx)
 
     def _backbone(self, ctx: RunContext, eval_data: DataSplits):
         model = ctx.build("model", random_state=ctx.seed)
@@ -242,3 +241,15 @@ class OneClassTask:
                 f"the model takes images of shape {expected}, but {data.name} has {shape} "
                 "(set model.in_channels, and a 32×32 transform such as dataset.transform=corel32)",
             )
+
+
+def _load_dataset(ctx: RunContext) -> DataSplits:
+    """The ``dataset``; a missing folder raises the loader's own message, not Hydra's wrapper."""
+    from hydra.errors import InstantiationException
+
+    try:
+        return ctx.build("dataset", split_seed=ctx.seed)
+    except InstantiationException as error:
+        if isinstance(error.__cause__, FileNotFoundError):
+            raise error.__cause__ from None
+        raise
