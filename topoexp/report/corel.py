@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         "that class (Deep SVDD on MNIST, GEOM on Fashion-MNIST), not m stored samples in a "
         "shared backbone.\n"
     )
-    text += sections
+    text.append("\n\n".join(sections))
     io.write_text(out / "tables.md", "\n".join(text) + "\n")
     print((out / "tables.md").read_text()[:3000])
     return 0
