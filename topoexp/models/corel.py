@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from topoexp.config.markers import ArgumentError
 from topoexp.losses.connectivity import ConnectivityLoss
 from topoexp.models.autoencoders import Autoencoder
 
@@ -42,7 +44,7 @@ class IndependentBranchesLinear(nn.Linear):
             ("n_branches", n_branches),
         ):
             if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise ArgumentError(name, f"must be a positive integer, got {value!r}")
         super().__init__(in_per_branch * n_branches, out_per_branch * n_branches)
         self.in_per_branch = int(in_per_branch)
         self.out_per_branch = int(out_per_branch)
@@ -104,7 +106,7 @@ class CorelAutoencoder(Autoencoder):
         branch_dim: int = 10,
         lam: float = 20.0,
         eta: float = 2.0,
-        branch_reduction: str = "mean",
+        branch_reduction: Literal["mean", "sum"] = "mean",
         drop_zero_deaths: bool = True,
     ) -> None:
         filters = tuple(filters)
@@ -115,25 +117,26 @@ class CorelAutoencoder(Autoencoder):
             ("branch_dim", branch_dim),
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise ArgumentError(name, f"must be a positive integer, got {value!r}")
         if not filters or any(not isinstance(f, int) or f < 1 for f in filters):
-            raise ValueError(
-                f"filters must be a non-empty list of positive integers, got {filters}"
+            raise ArgumentError(
+                "filters", f"must be a non-empty list of positive integers, got {filters}"
             )
         scale = 2 ** len(filters)
         if image_size % scale:
-            raise ValueError(
-                f"image_size must be a multiple of 2^len(filters) = {scale}, got {image_size}"
+            raise ArgumentError(
+                "image_size", f"must be a multiple of 2^len(filters) = {scale}, got {image_size}"
             )
         side = image_size // scale
         flat = filters[-1] * side * side
         if flat % n_branches:
-            raise ValueError(
-                f"n_branches must divide the {flat} encoder features "
-                f"({filters[-1]}·{side}·{side}), got {n_branches}"
+            raise ArgumentError(
+                "n_branches",
+                f"must divide the {flat} encoder features ({filters[-1]}·{side}·{side}), "
+                f"got {n_branches}",
             )
         if not float(lam) >= 0:
-            raise ValueError(f"lam must be ≥ 0, got {lam!r}")
+            raise ArgumentError("lam", f"must be ≥ 0, got {lam!r}")
         connectivity = ConnectivityLoss(
             eta=eta, branch_reduction=branch_reduction, drop_zero_deaths=drop_zero_deaths
         )
@@ -164,6 +167,19 @@ class CorelAutoencoder(Autoencoder):
         self.branch_dim = branch_dim
         self.lam = float(lam)
         self.connectivity = connectivity
+
+    @property
+    def eta(self) -> float:
+        """The target death time η (held by the connectivity loss)."""
+        return self.connectivity.eta
+
+    @property
+    def branch_reduction(self) -> str:
+        return self.connectivity.branch_reduction
+
+    @property
+    def drop_zero_deaths(self) -> bool:
+        return self.connectivity.drop_zero_deaths
 
     def branches(self, z: Tensor) -> Tensor:
         """``(B, n_branches · branch_dim) → (n_branches, B, branch_dim)``."""
