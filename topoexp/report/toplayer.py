@@ -229,29 +229,42 @@ def claims(alpha: pd.DataFrame | None, levelset: pd.DataFrame | None) -> list[di
         t = _pivot(levelset, "boxcar")
         tv = _gm(t.tv / t.ols)
         sim = {m: _gm(t[m] / t.tv) for m in ("top1", "top2")}
-        ok = tv < 0.2 and all(0.5 <= r <= 2.0 for r in sim.values())
+        close = [m for m, r in sim.items() if 0.5 <= r <= 2.0]
+        verdict = "does not hold"
+        if tv < 0.2 and len(close) == 2:
+            verdict = "holds"
+        elif tv < 0.2 and close:
+            verdict = "partly holds"
         out.append(
             {
                 "claim": "boxcar β*: TV does very well and the topological penalties similarly "
                 "(Figure 6, right)",
                 "rule": "TV/OLS geometric-mean error ratio < 0.2; Top1/TV and Top2/TV within "
-                "[0.5, 2]",
-                "numbers": f"TV/OLS {tv:.3f}; Top1/TV {sim['top1']:.2f}; Top2/TV {sim['top2']:.2f}",
-                "verdict": "holds" if ok else "does not hold",
+                "[0.5, 2] (partly: one of the two)",
+                "numbers": f"TV/OLS {tv:.3f}; Top1/TV {sim['top1']:.2f}; Top2/TV "
+                f"{sim['top2']:.2f}; Top1/OLS {_gm(t.top1 / t.ols):.3f}; Top2/OLS "
+                f"{_gm(t.top2 / t.ols):.3f}",
+                "verdict": verdict,
             }
         )
         t = _pivot(levelset, "sawtooth")
         r_tv, r_top1 = _gm(t.tv / t.top2), _gm(t.top1 / t.top2)
-        wins = int(((t.top2 < t.tv) & (t.top2 < t.top1)).sum())
-        ok = r_tv > 1.5 and r_top1 > 1.5 and wins >= len(t) - 1
+        best = (t.top2 < t.tv) & (t.top2 < t.top1)
+        wins = int(best.sum())
+        verdict = "does not hold"
+        if r_tv > 1.5 and r_top1 > 1.5:
+            verdict = (
+                "holds" if wins >= len(t) - 1 else "partly holds" if wins >= len(t) / 2 else verdict
+            )
         out.append(
             {
                 "claim": "sawtooth β*: Top2 does well where TV and Top1 do not (Figure 6, left)",
-                "rule": "Top2 below TV and Top1 at ≥ all but one n, and TV/Top2 and Top1/Top2 "
-                "geometric-mean ratios > 1.5",
+                "rule": "Top2 below TV and Top1 at ≥ all but one n (partly: at ≥ half the n), and "
+                "TV/Top2 and Top1/Top2 geometric-mean ratios > 1.5",
                 "numbers": f"TV/Top2 {r_tv:.2f}; Top1/Top2 {r_top1:.2f}; Top2 lowest of the "
-                f"three at {wins}/{len(t)} n; Top2/OLS {_gm(t.top2 / t.ols):.3f}",
-                "verdict": "holds" if ok else "does not hold",
+                f"three at {wins}/{len(t)} n (n = {', '.join(str(n) for n in t.index[best])}); "
+                f"Top2/OLS {_gm(t.top2 / t.ols):.3f}",
+                "verdict": verdict,
             }
         )
     return out
