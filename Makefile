@@ -140,6 +140,7 @@ reproduce-toplayer: install  ## TopologyLayer paper: point clouds, images, regre
 	  logger=none hydra.sweep.dir=multirun/toplayer
 	$(PY) -m topoexp.optimise.regression_sweep --study alpha --out $(TOPLAYER_OUT)/regression $(TOPLAYER_SWEEP)
 	$(PY) -m topoexp.optimise.regression_sweep --study levelset --out $(TOPLAYER_OUT)/regression $(TOPLAYER_SWEEP)
+	$(PY) -m topoexp.optimise.regression_sweep --study levelset --sigma 0.05 --out $(TOPLAYER_OUT)/regression $(TOPLAYER_SWEEP)
 	$(PY) -m topoexp.report.toplayer --runs multirun/toplayer --regression $(TOPLAYER_OUT)/regression \
 	  $(if $(wildcard multirun/toplayer_signature),--signature multirun/toplayer_signature) \
 	  --out $(TOPLAYER_OUT)
