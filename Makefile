@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 SEEDS  ?= 249040430,621965744,771860110,775293950,700134501
 JOBS   ?= 2
 SHARED ?= ../shared
-export TOPOEXP_DATA_DIR ?= $(abspath $(SHARED)/datasets)
+# The data root, as for `python -m topoexp`: <repository>/data unless TOPOEXP_DATA_DIR is set.
+export TOPOEXP_DATA_DIR ?= $(CURDIR)/data
 
 .PHONY: help install run test test-full lint format bench reproduce-spheres report-spheres \
   reproduce-study reproduce-perplexity reproduce-mnist reproduce-fmnist reproduce-cifar10 \
@@ -45,6 +46,9 @@ bench: install  ## benchmarks, each a ratio against a peer measured in the same 
 	$(PY) benchmarks/bench_diagrams.py --json results/bench/diagrams.json
 	$(PY) benchmarks/bench_training_step.py --json results/bench/training_step.json
 	$(PY) benchmarks/bench_tsne.py --n 20000 --mnist-root $(TOPOEXP_DATA_DIR) --json results/bench/tsne.json
+	$(PY) benchmarks/bench_cli.py --json results/bench/cli.json
+	$(PY) benchmarks/bench_topology_layer.py --json results/bench/topology_layer.json
+	$(PY) benchmarks/bench_corel.py --json results/bench/corel.json
 
 RUN_FLAGS := logger.mode=offline trainer.progress=false
 SPHERES_METHODS := pca isomap tsne umap ae topoae topopca
@@ -124,6 +128,60 @@ reproduce-perplexity: install  ## t-SNE perplexity study on SPHERES (study's Fig
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache
 
+# ------------------------------------------------------------------------------------- COREL
+# COREL (Hofer et al., ICML 2019): backbones trained once (run directories under COREL_RUNS),
+# then evaluated one-class on any data set with task.backbone=<run directory>. A run whose
+# metrics.json exists is not repeated. COREL_EPOCHS sets a CPU budget (the paper: 50).
+COREL_EPOCHS ?= 50
+COREL_FLAGS ?= $(RUN_FLAGS)
+COREL_RUNS ?= multirun/corel
+COREL_GRID_DATA := cifar10 cifar20 cifar100 tinyimagenet imagenet
+COREL_GRID_BACKBONES := cifar10 cifar100 tinyimagenet
+COREL_ABLATION := lam0 lam1 lam10 lam20 lam40 b32x20 b32x10 b32x5 b16x20 b16x10 b16x5 \
+  b8x20 b8x10 b8x5 b1x160
+
+# corel_run,<experiment>,<run name>[,<overrides>]: one run into $(COREL_RUNS)/<run name>
+corel_run = test -f $(COREL_RUNS)/$(2)/metrics.json || $(PY) -m topoexp +experiment=corel/$(1) \
+  trainer.max_epochs=$(COREL_EPOCHS) $(COREL_FLAGS) hydra.run.dir=$(COREL_RUNS)/$(2) $(3)
+
+.PHONY: reproduce-corel reproduce-corel-offline report-corel
+
+reproduce-corel: install  ## COREL's grid (CIFAR-10/100, Tiny-ImageNet backbones → 5 data sets) and ablation
+	for d in $(COREL_GRID_DATA); do $(PY) -m topoexp.data $$d --root $(TOPOEXP_DATA_DIR) || exit 1; done
+	for b in $(COREL_GRID_BACKBONES); do \
+	  $(call corel_run,grid/$$b,grid/$$b) || exit 1; \
+	  for d in $(COREL_GRID_DATA); do \
+	    $(call corel_run,grid/$$b,grid/$${b}_to_$$d,task/eval_dataset=$$d task.backbone=$(COREL_RUNS)/grid/$$b) || exit 1; \
+	  done; \
+	done
+	for a in $(COREL_ABLATION); do \
+	  $(call corel_run,ablation/$$a,ablation/$$a) || exit 1; \
+	done
+
+reproduce-corel-offline: install  ## COREL on MNIST / Fashion-MNIST (same-data, transfer, ablation, baselines, toy) into results/corel
+	$(PY) -m topoexp.data mnist --root $(TOPOEXP_DATA_DIR)
+	$(PY) -m topoexp.data fmnist --root $(TOPOEXP_DATA_DIR)
+	$(call corel_run,offline/mnist,mnist)
+	$(call corel_run,offline/mnist_to_fmnist,mnist_to_fmnist,task.backbone=$(COREL_RUNS)/mnist)
+	$(call corel_run,offline/fmnist,fmnist)
+	$(call corel_run,offline/fmnist_to_mnist,fmnist_to_mnist,task.backbone=$(COREL_RUNS)/fmnist)
+	$(call corel_run,offline/fmnist_lam0,fmnist_lam0)
+	$(call corel_run,offline/fmnist_to_mnist,fmnist_lam0_to_mnist,model.lam=0.0 task.backbone=$(COREL_RUNS)/fmnist_lam0)
+	$(call corel_run,offline/fmnist_1x160,fmnist_1x160)
+	$(call corel_run,offline/fmnist_to_mnist,fmnist_1x160_to_mnist,model.n_branches=1 model.branch_dim=160 task.backbone=$(COREL_RUNS)/fmnist_1x160)
+	for s in ocsvm kde; do \
+	  $(call corel_run,offline/$${s}_cae_fmnist,$${s}_cae_fmnist,task.backbone=$(COREL_RUNS)/fmnist_lam0) || exit 1; \
+	  for d in mnist fmnist; do $(call corel_run,offline/$${s}_pixels_$$d,$${s}_pixels_$$d) || exit 1; done; \
+	done
+	$(call corel_run,offline/mnist_lam0,mnist_lam0)
+	$(PY) -m topoexp.report.corel_toy --out $(COREL_RUNS)/toy
+	$(MAKE) report-corel
+
+report-corel: install  ## rebuild results/corel from the runs in COREL_RUNS
+	$(PY) -m topoexp.report.corel --runs $(COREL_RUNS) --out results/corel --epochs $(COREL_EPOCHS) \
+	  --anchors $(SHARED)/reference/one_class_anchors.csv --paper $(SHARED)/reference/corel_table1.csv
+# --------------------------------------------------------------------------------- end COREL
+
 # ---- TopologyLayer paper (issue 12): reproduce-toplayer -------------------------------------
 TOPLAYER_RUNS := points_increase_h0 points_decrease_h0 points_increase_h1 points_decrease_h1 \
   points_increase_h1_decrease_h0 chair_decrease_h0 chair_increase_h0 mnist_single_component \
@@ -149,3 +207,4 @@ reproduce-toplayer-signature: install  ## TopoAE's signature over dimensions 0 a
 	$(PY) -m topoexp -m +experiment=spheres/topoae "loss.signature.dims=[0,1]" method=topoae_h01 \
 	  seed=$(SEEDS) $(RUN_FLAGS) hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
 	  hydra.sweep.dir=multirun/toplayer_signature
+# ---- end TopologyLayer ----------------------------------------------------------------------

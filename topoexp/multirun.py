@@ -9,6 +9,7 @@ non-zero when every job failed. The Optuna sweeper that keeps its study on disk 
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,9 @@ from omegaconf import DictConfig
 
 from topoexp.records import run_state
 
-__all__ = ["AllJobsFailedError", "MultirunSummary", "job_states"]
+__all__ = ["MultirunSummary", "job_states"]
 
 log = logging.getLogger("topoexp")
-
-
-class AllJobsFailedError(RuntimeError):
-    """Every job of a multirun failed."""
 
 
 def job_states(sweep_dir: Path) -> dict[str, str]:
@@ -54,7 +51,11 @@ class MultirunSummary(Callback):
         for job in failed:
             print(f"  {states[job]}: {job}", flush=True)
         if states and len(failed) == len(states):
-            raise AllJobsFailedError(
-                f"every job of the multirun failed ({len(states)} of {len(states)}); see their "
-                "status.json and logs under " + str(sweep_dir)
+            # Hydra turns a callback's exception into a warning: exit explicitly.
+            print(
+                f"error: every job of the multirun failed ({len(states)} of {len(states)}); "
+                f"see their status.json and logs under {sweep_dir}",
+                file=sys.stderr,
+                flush=True,
             )
+            raise SystemExit(1)

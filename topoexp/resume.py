@@ -18,8 +18,9 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from topoexp import io
+from topoexp.config.flatten import differences
 
-__all__ = ["ALWAYS_ALLOWED", "ResumeMismatchError", "check_resume", "config_differences"]
+__all__ = ["ALWAYS_ALLOWED", "ResumeMismatchError", "check_resume"]
 
 #: Keys (or key prefixes) a resume may change without being asked.
 ALWAYS_ALLOWED = (
@@ -45,21 +46,6 @@ class ResumeMismatchError(ValueError):
         self.keys = list(differences)
 
 
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(node, dict):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            out |= _flatten(value, f"{prefix}.{key}" if prefix else str(key))
-        return out
-    return {prefix: node}
-
-
-def config_differences(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
-    """``{key: (old value, new value)}`` for every leaf that differs (missing → None)."""
-    a, b = _flatten(old), _flatten(new)
-    return {k: (a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)}
-
-
 def _allowed(key: str, allowed: list[str]) -> bool:
     return any(key == prefix or key.startswith(prefix + ".") for prefix in allowed)
 
@@ -78,8 +64,8 @@ def check_resume(cfg: DictConfig, output_dir: Path) -> None:
     old = yaml.safe_load(stored.read_text())
     new = OmegaConf.to_container(cfg, resolve=True)
     allowed = [*ALWAYS_ALLOWED, *trainer.get("resume_allow", [])]
-    differences = config_differences(old, new)
-    refused = {k: v for k, v in differences.items() if not _allowed(k, allowed)}
+    changed = differences(old, new)
+    refused = {k: v for k, v in changed.items() if not _allowed(k, allowed)}
     if refused:
         raise ResumeMismatchError(refused)
     log_file = output_dir / "resumes.json"
@@ -87,7 +73,7 @@ def check_resume(cfg: DictConfig, output_dir: Path) -> None:
     history.append(
         {
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "changed": {k: {"stored": a, "now": b} for k, (a, b) in differences.items()},
+            "changed": {k: {"stored": a, "now": b} for k, (a, b) in changed.items()},
         }
     )
     io.write_json(log_file, history)

@@ -47,4 +47,6 @@ def build_node(node: DictConfig, path: str, /, **build_args: Any) -> Any:
         cause = error.__cause__
         if isinstance(cause, ArgumentError):
             raise from_argument_error(cause, path) from cause
+        if isinstance(cause, Exception):  # the component's own error, not Hydra's wrapper
+            raise cause.with_traceback(cause.__traceback__) from None
         raise

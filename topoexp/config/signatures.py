@@ -85,10 +85,26 @@ def _source_file(module: str) -> Path | None:
     return None
 
 
+@functools.cache
+def _aliases_of(module: str) -> dict[str, Any]:
+    """The evaluable type aliases of a ``topoexp`` module (empty for any other module)."""
+    path = _source_file(module)
+    if path is None:
+        return {}
+    return _module_aliases(ast.parse(path.read_text(), filename=str(path)))
+
+
 def _module_aliases(tree: ast.Module) -> dict[str, Any]:
-    """Module-level type aliases (``Seed = Annotated[int, BUILD_ARG]``) that can be evaluated."""
+    """Module-level type aliases (``Seed = Annotated[int, BUILD_ARG]``) that can be evaluated,
+    also those imported from another ``topoexp`` module."""
     namespace = dict(_NAMESPACE)
     for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imported = _aliases_of(node.module)
+            for alias in node.names:
+                if alias.name in imported:
+                    namespace[alias.asname or alias.name] = imported[alias.name]
+            continue
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target, value = node.targets[0], node.value
         elif isinstance(node, ast.AnnAssign) and node.value is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -21,6 +22,8 @@ import yaml
 from matplotlib.figure import Figure
 
 from topoexp import io
+from topoexp.config.flatten import flatten
+from topoexp.records import run_state
 from topoexp.report.figures import plt, scatter_latents
 
 METRICS = ("kl_0.01", "kl_0.1", "kl_1", "mrre", "cont", "trust", "rmse", "data_mse")
@@ -37,17 +40,49 @@ LABELS = {
 TOLERANCE = 0.20  # cells further than ±20 % from the paper are flagged
 
 
+#: Config keys that may differ between the runs pooled into one row (besides the seed).
+POOLABLE = ("seed", "paths", "logger", "hydra", "trainer.progress", "trainer.num_threads",
+            "trainer.resume", "trainer.resume_allow", "evaluator.plot")  # fmt: skip
+
+
+class PoolingError(ValueError):
+    """Runs of one method differ in their config beyond the seed: they are not one row."""
+
+
+def _poolable(key: str) -> bool:
+    return any(key == p or key.startswith(p + ".") for p in POOLABLE)
+
+
+def check_poolable(configs: Mapping[str, dict]) -> None:
+    """Raise :class:`PoolingError` naming the keys in which configs of one row differ."""
+    flats = {run: flatten(cfg) for run, cfg in configs.items()}
+    first_run, first = next(iter(flats.items()))
+    for run, flat in flats.items():
+        keys = sorted(
+            k
+            for k in first.keys() | flat.keys()
+            if not _poolable(k) and first.get(k) != flat.get(k)
+        )
+        if keys:
+            shown = ", ".join(f"{k} ({first.get(k)!r} vs {flat.get(k)!r})" for k in keys[:8])
+            raise PoolingError(
+                f"runs {first_run} and {run} of method {first['method']!r} differ in {shown}: "
+                "they are different settings, not seeds of one; pass them separately"
+            )
+
+
 def collect_runs(runs_dir: Path) -> pd.DataFrame:
-    """One row per completed run: method, dataset, seed, run directory and its metrics."""
+    """One row per completed run: method, dataset, seed, run directory and its metrics.
+
+    Runs whose ``status.json`` is not ``completed`` (failed, interrupted, still running) are
+    left out and listed on stderr.
+    """
     rows = []
     for metrics_file in sorted(runs_dir.rglob("metrics.json")):
         run_dir = metrics_file.parent
-        status = (
-            json.loads((run_dir / "status.json").read_text())
-            if (run_dir / "status.json").exists()
-            else {}
-        )
-        if status.get("status", "completed") != "completed":
+        state = run_state(run_dir)
+        if state not in ("completed", "missing"):  # "missing": written before status records
+            print(f"skipping {state} run {run_dir}", file=sys.stderr)
             continue
         cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
         metrics = json.loads(metrics_file.read_text())
@@ -57,6 +92,7 @@ def collect_runs(runs_dir: Path) -> pd.DataFrame:
                 "dataset": cfg["dataset"]["name"],
                 "seed": cfg["seed"],
                 "run_dir": str(run_dir),
+                "config": cfg,
                 **metrics,
             }
         )
@@ -199,6 +235,9 @@ def build(
     runs_dirs = [runs_dir] if isinstance(runs_dir, Path) else list(runs_dir)
     runs = pd.concat([collect_runs(d) for d in runs_dirs], ignore_index=True)
     runs = runs[runs["dataset"] == dataset]
+    for _, group in runs.groupby("method"):
+        check_poolable(dict(zip(group["run_dir"], group["config"], strict=True)))
+    runs = runs.drop(columns=["config"])
     table = aggregate(runs, metrics)
     reference = (
         pd.read_csv(reference_csv)
@@ -250,7 +289,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     columns = dict(item.split("=", 1) for item in args.reference_column)
-    long = build(args.dataset, args.runs, args.out, args.reference, args.metrics, columns)
+    try:
+        long = build(args.dataset, args.runs, args.out, args.reference, args.metrics, columns)
+    except PoolingError as error:
+        sys.exit(f"error: {error}")
     print((args.out / "table.md").read_text())
     flagged = long[long["outside_20pct"]]
     if len(flagged):
