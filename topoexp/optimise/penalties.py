@@ -86,16 +86,17 @@ class BarcodePenalty(nn.Module):
             raise ArgumentError("layer", f"a persistence layer, got {type(layer).__name__}")
         if lam < 0:
             raise ArgumentError("lam", f"λ must be ≥ 0, got {lam}")
-        self.terms = _check_terms(terms)
+        self.terms = list(terms)  # as configured; with the defaults filled in: self.full_terms
+        self.full_terms = _check_terms(terms)
         maxdim = getattr(layer, "maxdim", 0)
-        for t in self.terms:
+        for t in self.full_terms:
             if t["dim"] > maxdim:
                 raise ArgumentError("terms", f"dim {t['dim']} > the layer's maxdim {maxdim}")
         self.layer = layer
         self.lam = float(lam)
 
     def extra_repr(self) -> str:
-        return f"lam={self.lam}, terms={self.terms}"
+        return f"lam={self.lam}, terms={self.full_terms}"
 
     def _point_cloud_layer(self) -> bool:
         return isinstance(self.layer, AlphaLayer | RipsLayer)
@@ -118,12 +119,12 @@ class BarcodePenalty(nn.Module):
         dgms, sub = self.diagrams(theta, batched)
         return [
             barcode_energy(dgms[t["dim"]], sub, t["p"], t["q"], t["i0"], t["infinite"])
-            for t in self.terms
+            for t in self.full_terms
         ]
 
     def forward(self, theta: Tensor, batched: bool = False) -> Tensor:
         energies = self.energies(theta, batched)
-        total = sum(t["weight"] * e for t, e in zip(self.terms, energies, strict=True))
+        total = sum(t["weight"] * e for t, e in zip(self.full_terms, energies, strict=True))
         return self.lam * total
 
 
