@@ -181,3 +181,30 @@ report-corel: install  ## rebuild results/corel from the runs in COREL_RUNS
 	$(PY) -m topoexp.report.corel --runs $(COREL_RUNS) --out results/corel --epochs $(COREL_EPOCHS) \
 	  --anchors $(SHARED)/reference/one_class_anchors.csv --paper $(SHARED)/reference/corel_table1.csv
 # --------------------------------------------------------------------------------- end COREL
+
+# ---- TopologyLayer paper (issue 12): reproduce-toplayer -------------------------------------
+TOPLAYER_RUNS := points_increase_h0 points_decrease_h0 points_increase_h1 points_decrease_h1 \
+  points_increase_h1_decrease_h0 chair_decrease_h0 chair_increase_h0 mnist_single_component \
+  image_regression_fig7 noisy_circle
+TOPLAYER_OUT ?= results/topology_layer
+# extra arguments of the regression sweep, e.g. a reduced grid: TOPLAYER_SWEEP="--trials 20"
+TOPLAYER_SWEEP ?=
+
+.PHONY: reproduce-toplayer reproduce-toplayer-signature
+reproduce-toplayer: install  ## TopologyLayer paper: point clouds, images, regression (Figures 1-3, 5-7) into results/topology_layer
+	rm -rf multirun/toplayer
+	$(PY) -m topoexp -m \
+	  "+experiment=$(shell echo $(addprefix toplayer/,$(TOPLAYER_RUNS)) | tr ' ' ',')" \
+	  logger=none hydra.sweep.dir=multirun/toplayer
+	$(PY) -m topoexp.optimise.regression_sweep --study alpha --out $(TOPLAYER_OUT)/regression $(TOPLAYER_SWEEP)
+	$(PY) -m topoexp.optimise.regression_sweep --study levelset --out $(TOPLAYER_OUT)/regression $(TOPLAYER_SWEEP)
+	$(PY) -m topoexp.optimise.regression_sweep --study levelset --sigma 0.05 --out $(TOPLAYER_OUT)/regression $(TOPLAYER_SWEEP)
+	$(PY) -m topoexp.report.toplayer --runs multirun/toplayer --regression $(TOPLAYER_OUT)/regression \
+	  $(if $(wildcard multirun/toplayer_signature),--signature multirun/toplayer_signature) \
+	  --out $(TOPLAYER_OUT)
+
+reproduce-toplayer-signature: install  ## TopoAE's signature over dimensions 0 and 1 on SPHERES, 5 seeds (then reproduce-toplayer reports it)
+	$(PY) -m topoexp -m +experiment=spheres/topoae "loss.signature.dims=[0,1]" method=topoae_h01 \
+	  seed=$(SEEDS) $(RUN_FLAGS) hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
+	  hydra.sweep.dir=multirun/toplayer_signature
+# ---- end TopologyLayer ----------------------------------------------------------------------

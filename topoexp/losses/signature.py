@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal, get_args
 
 import torch
@@ -10,7 +11,7 @@ from torch import Tensor, nn
 from topoexp.config.markers import ArgumentError
 from topoexp.topology.pairing import death_times, pairing0
 
-__all__ = ["MATCH_EDGES", "MatchEdges", "SignatureLoss"]
+__all__ = ["MATCH_EDGES", "MatchEdges", "SignatureLoss", "cycle_pairs"]
 
 MatchEdges = Literal["symmetric", "none", "random"]
 MATCH_EDGES: tuple[str, ...] = get_args(MatchEdges)
@@ -28,6 +29,19 @@ def _random_pairs(n: int, device: torch.device) -> Tensor:
     first = torch.randperm(max(n - 1, 0), device=device)
     second = torch.randperm(max(n - 1, 0), device=device)
     return torch.stack([first, second], dim=1)
+
+
+def cycle_pairs(D: Tensor) -> Tensor:
+    """Critical edges of the finite dimension-1 Rips bars of positive length of ``D``.
+
+    Returns ``(k, 2, 2)`` int64: for each bar its birth edge ``(i, j)`` and death edge ``(k, l)``
+    (computed on the detached matrix).
+    """
+    from topoexp.topology.rips import rips_barcodes
+
+    h1 = rips_barcodes(D.detach(), maxdim=1, distance_matrix=True)[1]
+    keep = h1.is_finite & (h1.deaths > h1.births)
+    return torch.stack([h1.birth_cells[keep], h1.death_cells[keep]], dim=1).to(D.device)
 
 
 def _squared_gap(D_a: Tensor, D_b: Tensor, pairs: Tensor) -> Tensor:
@@ -53,6 +67,12 @@ class SignatureLoss(nn.Module):
       (randperm(B − 1), randperm(B − 1)) used for both directions; index B − 1 never occurs and self
       pairs (i, i) are possible. Uses the global torch RNG.
 
+    ``dims=[0, 1]`` adds the dimension-1 signature (the original code's ``use_cycles``, switched
+    off there): for every finite Rips H1 bar of positive length of D_X, with birth edge b and
+    death edge d, (D_X[b] − D_Z[b])² + (D_X[d] − D_Z[d])², and the same over the bars of D_Z, with
+    the same ``half`` and division by B (``"symmetric"`` only). ``dims=[0]`` (default) is the
+    published loss.
+
     Pairings are computed on detached matrices; gradients flow through the gathered distances only.
     """
 
@@ -61,6 +81,7 @@ class SignatureLoss(nn.Module):
         match_edges: MatchEdges = "symmetric",
         half: bool = False,
         divide_by_batch: bool = True,
+        dims: Sequence[Literal[0, 1]] = (0,),
     ) -> None:
         super().__init__()
         if match_edges not in MATCH_EDGES:
@@ -68,14 +89,21 @@ class SignatureLoss(nn.Module):
         for name, flag in (("half", half), ("divide_by_batch", divide_by_batch)):
             if not isinstance(flag, bool):
                 raise ArgumentError(name, f"must be a bool, got {flag!r}")
+        if sorted(set(dims)) not in ([0], [0, 1]):
+            raise ArgumentError("dims", f"must be [0] or [0, 1], got {list(dims)!r}")
+        dims = sorted(set(dims))
+        if 1 in dims and match_edges != "symmetric":
+            raise ArgumentError("dims", "dimension 1 needs match_edges='symmetric'")
         self.match_edges = match_edges
         self.half = half
         self.divide_by_batch = divide_by_batch
+        self.dims = tuple(dims)
 
     def extra_repr(self) -> str:
+        extra = f", dims={list(self.dims)}" if self.dims != (0,) else ""
         return (
             f"match_edges={self.match_edges!r}, half={self.half}, "
-            f"divide_by_batch={self.divide_by_batch}"
+            f"divide_by_batch={self.divide_by_batch}{extra}"
         )
 
     def forward(self, D_X: Tensor, D_Z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
@@ -98,6 +126,12 @@ class SignatureLoss(nn.Module):
             loss = (death_times(D_X, pi_X) - death_times(D_Z, pi_Z)).square().sum()
         else:
             loss = dist_12 + dist_21
+        cycles: dict[str, Tensor] = {}
+        if 1 in self.dims:
+            cyc_12 = _squared_cycle_gap(D_X, D_Z, cycle_pairs(D_X))
+            cyc_21 = _squared_cycle_gap(D_Z, D_X, cycle_pairs(D_Z))
+            loss = loss + cyc_12 + cyc_21
+            cycles = {"distance1_2_1d": cyc_12.detach(), "distance2_1_1d": cyc_21.detach()}
         if self.half:
             loss = 0.5 * loss
         if self.divide_by_batch:
@@ -106,8 +140,15 @@ class SignatureLoss(nn.Module):
             "matched_pairs_0d": _shared_edges(mst_X, mst_Z, n),
             "distance1_2": dist_12.detach(),
             "distance2_1": dist_21.detach(),
+            **cycles,
         }
         return loss, metrics
+
+
+def _squared_cycle_gap(D_a: Tensor, D_b: Tensor, cycles: Tensor) -> Tensor:
+    """Σ over the birth and death edges of ``cycles (k, 2, 2)`` of (D_a[e] − D_b[e])²."""
+    edges = cycles.reshape(-1, 2)
+    return (death_times(D_a, edges) - death_times(D_b, edges)).square().sum()
 
 
 def _check_pair(D_X: Tensor, D_Z: Tensor) -> None:

@@ -1,0 +1,1 @@
+"""Optimisation under topological penalties: problems, penalties, figures, the regression sweep."""
