@@ -212,3 +212,40 @@ def test_evaluate_samples_with_a_stand_in_classifier():
 def test_images_need_a_classifier():
     with pytest.raises(ValueError, match="classifier"):
         evaluate_samples(torch.rand(10, 784), torch.rand(10, 784))
+
+
+def test_evaluate_generator_samples_the_prior_and_adds_the_latent_metrics():
+    from topoexp.evaluation.generative import evaluate_generator
+    from topoexp.models.generative import GenerativeAE
+
+    torch.manual_seed(0)
+    model, clf = GenerativeAE(latent_dim=2, regulariser="homological"), tiny_classifier()
+    test = torch.rand(80, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    samples, m = evaluate_generator(model, test, clf, n_samples=60, latent_batch_size=16)
+    assert samples.shape == (60, 1, 28, 28) and 0 <= samples.min() <= samples.max() <= 1
+    again, _ = evaluate_generator(model, test, clf, n_samples=60, latent_batch_size=16)
+    assert torch.equal(samples, again)  # seeded
+    assert {"fid", "coverage", "inception_score", "reconstruction_bce", "fraction_in_ball"} <= set(
+        m
+    )
+    assert m["n_samples"] == 60.0 and m["n_real"] == 80.0
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_real_mnist_floor(shared_dir):
+    """Real test images against real training images, in the committed classifier's features."""
+    from topoexp.evaluation.image_tensors import image_tensors
+    from topoexp.models.classifier import load_classifier
+
+    root = shared_dir / "datasets"
+    try:
+        test, _ = image_tensors("mnist", root, "test")
+        train, _ = image_tensors("mnist", root, "fit")
+    except FileNotFoundError:
+        pytest.skip(f"MNIST not found under {root}")
+    m = evaluate_samples(test[:3000], train[:3000], load_classifier("mnist"), kid_subsets=20)
+    noise = evaluate_samples(torch.rand(3000, 784), train[:3000], load_classifier("mnist"))
+    assert m["classes_covered"] == 10 and m["inception_score"] > 9
+    assert m["precision"] > 0.85 and m["recall"] > 0.85 and m["coverage"] > 0.7
+    assert m["fid"] < 0.05 * noise["fid"] and m["kid_mean"] < 0.05 * noise["kid_mean"]

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from topoexp.evaluation.latents import latent_metrics
 from topoexp.evaluation.prdc import prdc
 from topoexp.models.classifier import SmallCNN
 
@@ -32,6 +33,7 @@ __all__ = [
     "ClassifierOutputs",
     "class_coverage",
     "classifier_outputs",
+    "evaluate_generator",
     "evaluate_samples",
     "fid_kid",
     "inception_score",
@@ -157,3 +159,29 @@ def evaluate_samples(
     metrics["n_samples"] = float(len(fake_out.features))
     metrics["n_real"] = float(len(real_out.features))
     return metrics
+
+
+def evaluate_generator(
+    model: nn.Module,
+    test_images: Tensor,
+    classifier: SmallCNN,
+    *,
+    n_samples: int = 10_000,
+    seed: int = 0,
+    real: ClassifierOutputs | None = None,
+    latent_batch_size: int = 128,
+) -> tuple[Tensor, dict[str, float]]:
+    """Sample a generative autoencoder's prior and score it: ``(samples, metrics)``.
+
+    ``model`` provides ``generate(n, generator)`` (decoded prior samples in [0, 1]) and
+    ``forward(x) -> (x_hat, z)``. The samples are scored against ``test_images`` (or their
+    precomputed classifier outputs ``real``) by :func:`evaluate_samples`; the test set's
+    :func:`~topoexp.evaluation.latents.latent_metrics` (batches of ``latent_batch_size``) are
+    added to the same flat dict.
+    """
+    samples = model.generate(n_samples, torch.Generator().manual_seed(seed))
+    if real is None:
+        real = classifier_outputs(classifier, test_images)
+    metrics = evaluate_samples(samples, real, classifier, seed=seed)
+    metrics.update(latent_metrics(model, test_images, batch_size=latent_batch_size))
+    return samples, metrics
