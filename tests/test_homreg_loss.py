@@ -18,6 +18,16 @@ from topoexp.topology.distances import pairwise_distances
 from topoexp.topology.pairing import death_times, pairing0
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: the small training loops below run 5–10× slower with two threads on
+    busy cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def gudhi_finite_deaths(points: np.ndarray, max_edge_length: float = np.inf) -> np.ndarray:
     """Sorted finite 0-dim deaths of gudhi's Rips complex, as the original code computes them."""
     tree = gudhi.RipsComplex(points=points, max_edge_length=max_edge_length).create_simplex_tree(
