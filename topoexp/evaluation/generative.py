@@ -20,6 +20,7 @@ Definitions (p(y|x) the classifier's softmax, p(y) its mean over the samples):
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -98,7 +99,9 @@ def fid_kid(
         torch.float64
     )
     size = min(kid_subset_size, len(real), len(fake))
-    kid = KernelInceptionDistance(feature=feature, subsets=kid_subsets, subset_size=size)
+    with warnings.catch_warnings():  # that KID keeps every feature: intended, they are small
+        warnings.filterwarnings("ignore", message=".*will save all extracted features")
+        kid = KernelInceptionDistance(feature=feature, subsets=kid_subsets, subset_size=size)
     for metric in (fid, kid):
         metric.update(real, real=True)
         metric.update(fake, real=False)
