@@ -113,6 +113,7 @@ def test_vae_forward_samples_in_training_and_uses_the_mean_in_eval():
         (GenerativeAE(regulariser="ball"), "ball"),
         (GenerativeAE(prior="ball"), "ball"),  # the AE's sampling control
         (VAE(), "gaussian"),
+        (VAE(regulariser="homological"), "ball"),
     ],
 )
 def test_prior_follows_the_training(model, prior):

@@ -197,7 +197,8 @@ class VAE(_GenerativeBase):
     ``loss(x)`` = BCE + KL (+ h(z) of the sampled z with a regulariser), KL as the original code
     (:func:`~topoexp.losses.homological.kl_divergence`; ``kl_batch_size`` is the divisor the code
     uses, its configured batch size; ``None`` divides by the actual batch size). ``encode``
-    returns μ; ``forward`` samples z in training mode and uses μ in eval mode. Prior N(0, I).
+    returns μ; ``forward`` samples z in training mode and uses μ in eval mode. Prior
+    (``prior="auto"``): N(0, I), or the unit ball with a regulariser (the original's rule).
     """
 
     def __init__(
@@ -211,7 +212,7 @@ class VAE(_GenerativeBase):
         death_coef: float | None = None,
         ball_norm: str = "squared",
         cutoff: float | None = 0.5,
-        prior: str = "gaussian",
+        prior: str = "auto",
         kl_batch_size: int | None = None,
     ) -> None:
         input_dim = _positive_int("input_dim", input_dim)
