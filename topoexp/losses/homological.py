@@ -56,15 +56,22 @@ def finite_death_times(z: Tensor, cutoff: float | None = 0.5) -> Tensor:
     whose lengths differ by less than cdist's float rounding may be paired either way; their
     deaths then differ by less than that rounding.)
     """
-    _check_latents(z)
-    if z.shape[0] < 2:
-        return z.new_zeros(0)
-    with torch.no_grad():
-        pairs = pairing0(torch.cdist(z.detach(), z.detach()))
-    deaths = torch.linalg.vector_norm(z[pairs[:, 0]] - z[pairs[:, 1]], dim=1)
+    deaths = _mst_edge_lengths(z)
     if cutoff is not None:
         deaths = deaths[deaths.detach() <= cutoff]
     return deaths
+
+
+def _mst_edge_lengths(z: Tensor) -> Tensor:
+    """The B − 1 MST edge lengths of the rows of ``z``: paired on detached distances, lengths
+    recomputed from ``z`` (one gather of both endpoints)."""
+    _check_latents(z)
+    if z.shape[0] < 2:
+        return z.new_zeros(0)
+    zd = z.detach()
+    pairs = pairing0(torch.cdist(zd, zd))
+    ends = z[pairs]  # (B − 1, 2, n)
+    return torch.linalg.vector_norm(ends[:, 0] - ends[:, 1], dim=1)
 
 
 def total_persistence0(z: Tensor, cutoff: float | None = None) -> Tensor:
@@ -139,14 +146,22 @@ class HomologicalLoss(nn.Module):
         """Weighted loss and detached terms: ``ball_penalty``, ``death_sum``, ``n_deaths``."""
         _check_latents(z)
         ball = self.ball(z)
-        compute = self.death_coef > 0  # the disk-penalty-only ablation computes no persistence
-        deaths = finite_death_times(z, self.cutoff) if compute else z.new_zeros(0)
-        death_sum = deaths.sum()
+        if self.death_coef > 0:
+            deaths = _mst_edge_lengths(z)
+            if self.cutoff is not None:  # a mask, not an index: a cheaper backward
+                finite = deaths.detach() <= self.cutoff
+                deaths = torch.where(finite, deaths, 0.0)
+                n_deaths = finite.sum()
+            else:
+                n_deaths = torch.tensor(deaths.numel())
+            death_sum = deaths.sum()
+        else:  # the disk-penalty-only ablation computes no persistence
+            death_sum, n_deaths = z.new_zeros(()), torch.tensor(0)
         loss = self.ball_coef * ball - self.death_coef * death_sum
         terms = {
             "ball_penalty": ball.detach(),
             "death_sum": death_sum.detach(),
-            "n_deaths": torch.tensor(float(deaths.numel())),
+            "n_deaths": n_deaths,
         }
         return loss, terms
 
