@@ -52,25 +52,20 @@ def finite_death_times(z: Tensor, cutoff: float | None = 0.5) -> Tensor:
     The pairing runs on detached ``torch.cdist`` distances; the deaths are the lengths
     ‖z_i − z_j‖ of the paired edges recomputed from ``z`` by direct differences: the values of
     ``death_times(pairwise_distances(z), pairs)`` without a backward pass through a dense (B, B)
-    matrix (4× the whole persistence cost at B = 512). Coincident points get gradient 0. (Edges
-    whose lengths differ by less than cdist's float rounding may be paired either way; their
-    deaths then differ by less than that rounding.)
+    matrix (4× the whole persistence cost at B = 512). The cutoff is applied to these exact
+    lengths, on detached values, before the differentiable gather. Coincident points get
+    gradient 0. (Edges whose lengths differ by less than cdist's float rounding may be paired
+    either way; their deaths then differ by less than that rounding.)
     """
-    deaths = _mst_edge_lengths(z)
-    if cutoff is not None:
-        deaths = deaths[deaths.detach() <= cutoff]
-    return deaths
-
-
-def _mst_edge_lengths(z: Tensor) -> Tensor:
-    """The B − 1 MST edge lengths of the rows of ``z``: paired on detached distances, lengths
-    recomputed from ``z`` (one gather of both endpoints)."""
     _check_latents(z)
     if z.shape[0] < 2:
         return z.new_zeros(0)
     zd = z.detach()
     pairs = pairing0(torch.cdist(zd, zd))
-    ends = z[pairs]  # (B − 1, 2, n)
+    if cutoff is not None:
+        ends = zd[pairs]
+        pairs = pairs[torch.linalg.vector_norm(ends[:, 0] - ends[:, 1], dim=1) <= cutoff]
+    ends = z[pairs]  # (k, 2, n): one gather of both ends
     return torch.linalg.vector_norm(ends[:, 0] - ends[:, 1], dim=1)
 
 
@@ -147,14 +142,8 @@ class HomologicalLoss(nn.Module):
         _check_latents(z)
         ball = self.ball(z)
         if self.death_coef > 0:
-            deaths = _mst_edge_lengths(z)
-            if self.cutoff is not None:  # a mask, not an index: a cheaper backward
-                finite = deaths.detach() <= self.cutoff
-                deaths = torch.where(finite, deaths, 0.0)
-                n_deaths = finite.sum()
-            else:
-                n_deaths = torch.tensor(deaths.numel())
-            death_sum = deaths.sum()
+            deaths = finite_death_times(z, self.cutoff)
+            death_sum, n_deaths = deaths.sum(), torch.tensor(len(deaths))
         else:  # the disk-penalty-only ablation computes no persistence
             death_sum, n_deaths = z.new_zeros(()), torch.tensor(0)
         loss = self.ball_coef * ball - self.death_coef * death_sum
