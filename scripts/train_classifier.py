@@ -1,12 +1,13 @@
 """Train the small CNN that defines the generative metrics' feature space for one data set.
 
     python scripts/train_classifier.py --dataset mnist  --root ../shared/datasets \
-        --out topoexp/assets/mnist_cnn.pt
+        --out topoexp/assets/mnist_cnn.pt --shift 2
     python scripts/train_classifier.py --dataset fmnist --root ../shared/datasets \
         --out topoexp/assets/fmnist_cnn.pt
 
 Seeded and single-threaded (``torch.set_num_threads(1)``): Adam, cross-entropy, shuffled batches of
-the official training split, a step learning-rate decay; the official test split is only scored.
+the official training split (with ``--shift s``: each image translated by a random integer offset
+in [−s, s]² with zero fill), a step learning-rate decay; the official test split is only scored.
 Writes the ``state_dict`` to ``--out`` and records its sha256, architecture, test accuracy and this
 command in ``classifiers.json`` beside it (read by ``topoexp.models.classifier.load_classifier``).
 """
@@ -27,6 +28,18 @@ from topoexp.io import save_torch, write_json
 from topoexp.models.classifier import MANIFEST, SmallCNN, file_sha256, read_manifest
 
 EPOCHS = {"mnist": 8, "fmnist": 15}
+
+
+def random_shift(x: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Translate each image of ``x`` (B, 1, H, W) by its own random offset in [−shift, shift]²."""
+    if shift == 0:
+        return x
+    b, _, h, w = x.shape
+    padded = F.pad(x, (shift, shift, shift, shift))
+    dy, dx = torch.randint(0, 2 * shift + 1, (2, b, 1), generator=gen)
+    rows = (dy + torch.arange(h))[:, :, None]
+    cols = (dx + torch.arange(w))[:, None, :]
+    return padded[torch.arange(b)[:, None, None], 0, rows, cols].unsqueeze(1)
 
 
 @torch.no_grad()
@@ -57,7 +70,7 @@ def train(args: argparse.Namespace) -> dict:
         total = 0.0
         for i in range(0, len(x), args.batch_size):
             idx = order[i : i + args.batch_size]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
+            loss = F.cross_entropy(model(random_shift(x[idx], args.shift, gen)), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -84,6 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--channels", type=int, nargs=2, default=(32, 64))
     parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--shift", type=int, default=0, help="random translation (pixels)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -102,6 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
         "test_accuracy": result["history"][-1]["test_accuracy"],
         "epochs": result["epochs"],
         "seed": args.seed,
+        "shift": args.shift,
         "history": result["history"],
         "command": command,
         "torch": torch.__version__,
