@@ -132,7 +132,10 @@ class _GenerativeBase(Autoencoder):
     ) -> tuple[Tensor, dict[str, float]]:
         bce = F.binary_cross_entropy(x_hat, x)
         recon = bce if kl is None else bce + kl
-        parts = {"loss.reconstruction": float(recon.detach()), "reconstruction_bce": float(bce.detach())}
+        parts = {
+            "loss.reconstruction": float(recon.detach()),
+            "reconstruction_bce": float(bce.detach()),
+        }
         if kl is not None:
             parts["kl"] = float(kl.detach())
         total = recon
