@@ -92,13 +92,8 @@ class _GenerativeBase(Autoencoder):
         self.input_dim = input_dim
         self.hidden_dim = hidden_dim
         self.regulariser = regulariser
-        self.homological = (
-            None
-            if regulariser == "none"
-            else HomologicalLoss(coef, ball_coef, death_coef, ball_norm, cutoff)
-        )
-        if regulariser == "none":  # still validate the unused arguments
-            HomologicalLoss(coef, ball_coef, death_coef, ball_norm, cutoff)
+        loss = HomologicalLoss(coef, ball_coef, death_coef, ball_norm, cutoff)  # validates them
+        self.homological = None if regulariser == "none" else loss
         self.prior = ("gaussian" if regulariser == "none" else "ball") if prior == "auto" else prior
         side = math.isqrt(input_dim)
         self.image_shape = (1, side, side) if side * side == input_dim else (input_dim,)
@@ -110,10 +105,12 @@ class _GenerativeBase(Autoencoder):
         return x
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` latent codes from the model's prior (``self.prior``: ``ball`` or ``gaussian``)."""
+        """``n`` latent codes from the model's prior (``self.prior``: ``ball`` or ``gaussian``),
+        drawn on the generator's device and moved to the model's."""
         device = next(self.parameters()).device
         sample = sample_ball if self.prior == "ball" else sample_gaussian
-        return sample(n, self.latent_dim, generator, device)
+        where = device if generator is None else generator.device
+        return sample(n, self.latent_dim, generator, where).to(device)
 
     @torch.no_grad()
     def generate(
