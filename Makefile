@@ -33,12 +33,12 @@ test-full: install  ## every test, slow and data-dependent ones included
 	$(PY) -m pytest -q
 
 lint: install  ## ruff lint and format check
-	$(PY) -m ruff check topoexp tests benchmarks
-	$(PY) -m ruff format --check topoexp tests benchmarks
+	$(PY) -m ruff check topoexp tests benchmarks scripts hydra_plugins
+	$(PY) -m ruff format --check topoexp tests benchmarks scripts hydra_plugins
 
 format: install
-	$(PY) -m ruff format topoexp tests benchmarks
-	$(PY) -m ruff check --fix topoexp tests benchmarks
+	$(PY) -m ruff format topoexp tests benchmarks scripts hydra_plugins
+	$(PY) -m ruff check --fix topoexp tests benchmarks scripts hydra_plugins
 
 bench: install  ## benchmarks, each a ratio against a peer measured in the same run
 	$(PY) benchmarks/bench_pairing.py --json results/bench/pairing.json
@@ -49,6 +49,7 @@ bench: install  ## benchmarks, each a ratio against a peer measured in the same 
 	$(PY) benchmarks/bench_cli.py --json results/bench/cli.json
 	$(PY) benchmarks/bench_topology_layer.py --json results/bench/topology_layer.json
 	$(PY) benchmarks/bench_corel.py --json results/bench/corel.json
+	$(PY) benchmarks/bench_homreg.py --root $(TOPOEXP_DATA_DIR) --json results/bench/homreg.json
 
 RUN_FLAGS := logger.mode=offline trainer.progress=false
 SPHERES_METHODS := pca isomap tsne umap ae topoae topopca

@@ -85,7 +85,8 @@ class Trainer:
     ``train`` on the training part only, as the paper describes. ``num_threads``: torch (and
     numba) threads; ``auto`` gives each parallel job of a multirun an equal share of the
     machine's cores. ``log_every``: every that many steps the model's loss components of the
-    current batch go to ``on_step`` (0: per epoch only). ``resume`` continues from
+    current batch go to ``on_step`` (0: per epoch only). ``drop_last``: the TopoAE and COREL
+    protocols drop the last incomplete training batch; ``false`` keeps it. ``resume`` continues from
     ``<run dir>/checkpoints/last.pt``; the stored
     config must match except for the keys in ``resume_allow`` (and ``max_epochs``, ``resume``,
     ``progress``, the logger and the paths), and every difference is recorded.
@@ -107,6 +108,7 @@ class Trainer:
         progress: bool = True,
         reload_best: bool = True,
         log_every: Annotated[int, Ge(0)] = 0,
+        drop_last: bool = True,
         seed: Annotated[int, BUILD_ARG] = 0,
     ) -> None:
         try:
@@ -129,10 +131,13 @@ class Trainer:
         self.progress = progress
         self.reload_best = reload_best
         self.log_every = log_every
+        self.drop_last = drop_last
         self.seed = seed
 
     def check_sizes(self, n_fit: int, n_validation: int) -> None:
         """Fail before training when a split holds no full batch (batches drop the last one)."""
+        if not self.drop_last:
+            return
         for name, n in (("training", n_fit), ("validation", n_validation)):
             if n < self.batch_size:
                 raise ArgumentError(
@@ -167,7 +172,11 @@ class Trainer:
         )
         generator = torch.Generator().manual_seed(self.seed)
         loader = DataLoader(
-            fit_data, batch_size=self.batch_size, shuffle=True, drop_last=True, generator=generator
+            fit_data,
+            batch_size=self.batch_size,
+            shuffle=True,
+            drop_last=self.drop_last,
+            generator=generator,
         )
         state = LoopState()
         if self.resume:
