@@ -208,6 +208,17 @@ def decide_claims(runs: dict[str, Run], eta: float = 2.0) -> list[tuple[str, str
                 f"(mean {ea.mean():.2f}), on the other data set {eb.min():.2f}–{eb.max():.2f} "
                 f"(mean {eb.mean():.2f}), max per-branch gap {gap:.2f}"
             )
+        for trained, plain in (("fmnist", "fmnist_lam0"), ("mnist", "mnist_lam0")):
+            if have(trained, plain) and runs[plain].death_times is not None:
+                spread = [
+                    (runs[n].death_times[..., 0].mean(), runs[n].death_times[..., 2].mean())
+                    for n in (trained, plain)
+                ]
+                parts.append(
+                    f"{trained}: mean (α̂, β̂) over branches with λ=20 "
+                    f"({spread[0][0]:.2f}, {spread[0][1]:.2f}) against λ=0 "
+                    f"({spread[1][0]:.2f}, {spread[1][1]:.2f})"
+                )
         verdict = {
             (True, True): "reproduced",
             (True, False): "partly: near η, but differ across data sets",
