@@ -1,8 +1,8 @@
 """Train the small CNN that defines the generative metrics' feature space for one data set.
 
-    python scripts/train_classifier.py --dataset mnist  --root ../shared/datasets \
+    python scripts/train_classifier.py --dataset mnist  --root data \
         --out topoexp/assets/mnist_cnn.pt --shift 2
-    python scripts/train_classifier.py --dataset fmnist --root ../shared/datasets \
+    python scripts/train_classifier.py --dataset fmnist --root data \
         --out topoexp/assets/fmnist_cnn.pt
 
 Seeded and single-threaded (``torch.set_num_threads(1)``): Adam, cross-entropy, shuffled batches of

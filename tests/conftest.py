@@ -29,6 +29,17 @@ def reference_dir(shared_dir: Path) -> Path:
     return shared_dir / "reference"
 
 
+@pytest.fixture(scope="session")
+def datasets_root(shared_dir: Path) -> Path:
+    """MNIST and Fashion-MNIST in torchvision's layout: ``$TOPOEXP_DATA_DIR`` when it holds them,
+    else the shared reference folder's ``datasets/``; the test is skipped when neither does."""
+    candidates = [Path(os.environ["TOPOEXP_DATA_DIR"])] if "TOPOEXP_DATA_DIR" in os.environ else []
+    for root in [*candidates, shared_dir / "datasets"]:
+        if (root / "MNIST" / "raw").is_dir() and (root / "FashionMNIST" / "raw").is_dir():
+            return root
+    pytest.skip("MNIST / Fashion-MNIST raw files not found (TOPOEXP_DATA_DIR or the shared folder)")
+
+
 CONF_DIR = REPO_ROOT / "conf"
 
 #: Overrides that shrink SPHERES and training so a whole run takes a second or two.

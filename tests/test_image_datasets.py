@@ -35,14 +35,6 @@ MNIST_LIKE = {
 
 
 @pytest.fixture(scope="module")
-def datasets_root(shared_dir: Path) -> Path:
-    root = shared_dir / "datasets"
-    if not (root / "MNIST" / "raw").is_dir() or not (root / "FashionMNIST" / "raw").is_dir():
-        pytest.skip(f"MNIST / Fashion-MNIST raw files not found under {root}")
-    return root
-
-
-@pytest.fixture(scope="module")
 def mnist_like(datasets_root: Path):
     return {name: load_image_dataset(name, datasets_root) for name in MNIST_LIKE}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,12 +126,8 @@ def test_problem_metrics_of_the_truth_are_zero():
     assert float(problem.data_loss(problem.reference())) == pytest.approx(0.01, rel=0.6)
 
 
-def test_mnist_digit_problem(tmp_path):
-    import os
-
-    root = Path(os.environ.get("TOPOEXP_DATA_DIR", "data"))
-    if not (root / "MNIST" / "raw").is_dir():
-        pytest.skip("MNIST not available (TOPOEXP_DATA_DIR)")
+def test_mnist_digit_problem(tmp_path, datasets_root):
+    root = datasets_root
     from topoexp.optimise.problems import MnistDigit
 
     image = MnistDigit(str(root), noise=0.0).initial()
