@@ -309,7 +309,8 @@ def _provenance(runs: dict[str, Run]) -> dict:
         out[name] = {
             "git_commit": p.get("git_commit"),
             "git_dirty": p.get("git_dirty"),
-            "argv": p.get("argv"),
+            # the command line as typed: `python -m topoexp <overrides>` (no local paths)
+            "command": "python -m topoexp " + " ".join((p.get("argv") or [""])[1:]),
             "epochs": run.metrics.get("epochs"),
             "time_epoch_s": run.metrics.get("time/epoch_s"),
             "time_train_s": run.metrics.get("time/train_s"),
