@@ -148,7 +148,9 @@ corel_run = test -f $(COREL_RUNS)/$(2)/metrics.json || $(PY) -m topoexp +experim
 .PHONY: reproduce-corel reproduce-corel-offline report-corel
 
 reproduce-corel: install  ## COREL's grid (CIFAR-10/100, Tiny-ImageNet backbones → 5 data sets) and ablation
-	for d in $(COREL_GRID_DATA); do $(PY) -m topoexp.data $$d --root $(TOPOEXP_DATA_DIR) || exit 1; done
+	missing=0; for d in $(COREL_GRID_DATA); do \
+	  $(PY) -m topoexp.data $$d --root $(TOPOEXP_DATA_DIR) || missing=1; \
+	done; test $$missing = 0
 	for b in $(COREL_GRID_BACKBONES); do \
 	  $(call corel_run,grid/$$b,grid/$$b) || exit 1; \
 	  for d in $(COREL_GRID_DATA); do \

@@ -180,6 +180,14 @@ def test_model_and_data_shapes_must_agree(tmp_path):
         run(compose([*TINY_COREL, "model.in_channels=3"], tmp_path / "run"))
 
 
+@pytest.fixture(scope="module")
+def datasets_root(shared_dir: Path) -> Path:
+    root = shared_dir / "datasets"
+    if not (root / "MNIST" / "raw").is_dir():
+        pytest.skip(f"MNIST raw files not found under {root}")
+    return root
+
+
 @pytest.mark.data
 def test_mnist_eval_dataset_is_resized_for_a_loaded_backbone(tmp_path, datasets_root: Path):
     import torch

@@ -254,20 +254,25 @@ def decide_claims(runs: dict[str, Run], eta: float = 2.0) -> list[tuple[str, str
 
 
 def auc_figure(runs: dict[str, Run]) -> Figure:
-    fig = Figure(figsize=(6, 4))
-    ax = fig.subplots()
-    for name, run in runs.items():
-        if name not in SETTINGS:
-            continue
-        ms = run.m_values
-        backbone, data, label = SETTINGS[name]
-        ax.plot(range(len(ms)), [run.auc(m) for m in ms], "-o",
-                label=f"{label}: {backbone} → {DATA_LABEL[data]}", lw=1.2, ms=3)  # fmt: skip
-    ax.set_xticks(range(len(M_ORDER)), list(M_ORDER))
-    ax.set_xlabel("m (stored samples per class)")
-    ax.set_ylabel("mean AUC over classes")
-    ax.axhline(0.5, color="grey", ls=":", lw=1)
-    ax.legend(fontsize=5.5, loc="lower right")
+    """Mean AUC against m, one panel per evaluated data set; dashed lines: baselines."""
+    fig = Figure(figsize=(11, 4.2))
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, data in zip(axes, ("mnist", "fmnist"), strict=True):
+        for name, run in runs.items():
+            if name not in SETTINGS or SETTINGS[name][1] != data:
+                continue
+            backbone, _, label = SETTINGS[name]
+            ms = run.m_values
+            x = [M_ORDER.index(m) for m in ms]
+            style = "--" if "(" in label and "COREL" not in label else "-"
+            ax.plot(x, [run.auc(m) for m in ms], style, marker="o", ms=3, lw=1.2,
+                    label=f"{label}: {backbone}")  # fmt: skip
+        ax.set_xticks(range(len(M_ORDER)), list(M_ORDER))
+        ax.set_xlabel("m (stored samples per class)")
+        ax.set_title(f"evaluated on {DATA_LABEL[data]}", fontsize=9)
+        ax.axhline(0.5, color="grey", ls=":", lw=1)
+        ax.legend(fontsize=6, loc="lower right")
+    axes[0].set_ylabel("mean AUC over classes")
     return fig
 
 
@@ -309,7 +314,8 @@ def _provenance(runs: dict[str, Run]) -> dict:
         out[name] = {
             "git_commit": p.get("git_commit"),
             "git_dirty": p.get("git_dirty"),
-            "argv": p.get("argv"),
+            # the command line as typed: `python -m topoexp <overrides>` (no local paths)
+            "command": "python -m topoexp " + " ".join((p.get("argv") or [""])[1:]),
             "epochs": run.metrics.get("epochs"),
             "time_epoch_s": run.metrics.get("time/epoch_s"),
             "time_train_s": run.metrics.get("time/train_s"),
