@@ -1,0 +1,130 @@
+"""Train the small CNN that defines the generative metrics' feature space for one data set.
+
+    python scripts/train_classifier.py --dataset mnist  --root ../shared/datasets \
+        --out topoexp/assets/mnist_cnn.pt --shift 2
+    python scripts/train_classifier.py --dataset fmnist --root ../shared/datasets \
+        --out topoexp/assets/fmnist_cnn.pt
+
+Seeded and single-threaded (``torch.set_num_threads(1)``): Adam, cross-entropy, shuffled batches of
+the official training split (with ``--shift s``: each image translated by a random integer offset
+in [−s, s]² with zero fill), a step learning-rate decay; the official test split is only scored.
+Writes the ``state_dict`` to ``--out`` and records its sha256, architecture, test accuracy and this
+command in ``classifiers.json`` beside it (read by ``topoexp.models.classifier.load_classifier``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from topoexp.evaluation.image_tensors import image_tensors
+from topoexp.io import save_torch, write_json
+from topoexp.models.classifier import MANIFEST, SmallCNN, file_sha256, read_manifest
+
+EPOCHS = {"mnist": 8, "fmnist": 15}
+
+
+def random_shift(x: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Translate each image of ``x`` (B, 1, H, W) by its own random offset in [−shift, shift]²."""
+    if shift == 0:
+        return x
+    b, _, h, w = x.shape
+    padded = F.pad(x, (shift, shift, shift, shift))
+    dy, dx = torch.randint(0, 2 * shift + 1, (2, b, 1), generator=gen)
+    rows = (dy + torch.arange(h))[:, :, None]
+    cols = (dx + torch.arange(w))[:, None, :]
+    return padded[torch.arange(b)[:, None, None], 0, rows, cols].unsqueeze(1)
+
+
+@torch.no_grad()
+def accuracy(model: SmallCNN, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
+    model.eval()
+    correct = sum(
+        int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum())
+        for i in range(0, len(x), batch)
+    )
+    return correct / len(x)
+
+
+def train(args: argparse.Namespace) -> dict:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    x, y = image_tensors(args.dataset, args.root, "fit")
+    x_test, y_test = image_tensors(args.dataset, args.root, "test")
+    model = SmallCNN(channels=tuple(args.channels), hidden=args.hidden)
+    epochs = args.epochs or EPOCHS[args.dataset]
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, epochs // 3), gamma=0.3)
+    gen = torch.Generator().manual_seed(args.seed)
+    history = []
+    for epoch in range(epochs):
+        model.train()
+        start = time.perf_counter()
+        order = torch.randperm(len(x), generator=gen)
+        total = 0.0
+        for i in range(0, len(x), args.batch_size):
+            idx = order[i : i + args.batch_size]
+            loss = F.cross_entropy(model(random_shift(x[idx], args.shift, gen)), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        sched.step()
+        acc = accuracy(model, x_test, y_test)
+        seconds = time.perf_counter() - start
+        history.append({"epoch": epoch + 1, "loss": total / len(x), "test_accuracy": acc})
+        print(
+            f"epoch {epoch + 1}/{epochs}  loss {total / len(x):.4f}  test acc {acc:.4f}  "
+            f"{seconds:.1f} s",
+            flush=True,
+        )
+    return {"model": model, "history": history, "epochs": epochs}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=sorted(EPOCHS), required=True)
+    parser.add_argument("--root", type=Path, required=True, help="data root (torchvision layout)")
+    parser.add_argument("--out", type=Path, required=True, help="weights file (.pt)")
+    parser.add_argument("--epochs", type=int, default=None, help="default: mnist 8, fmnist 15")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--channels", type=int, nargs=2, default=(32, 64))
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--shift", type=int, default=0, help="random translation (pixels)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    result = train(args)
+    model = result["model"]
+    save_torch(args.out, model.state_dict())
+    manifest_path = args.out.parent / MANIFEST
+    manifest = read_manifest(args.out.parent)
+    command = "python scripts/train_classifier.py " + shlex.join(
+        sys.argv[1:] if argv is None else argv
+    )
+    manifest[args.dataset] = {
+        "file": args.out.name,
+        "sha256": file_sha256(args.out),
+        "architecture": model.config,
+        "test_accuracy": result["history"][-1]["test_accuracy"],
+        "epochs": result["epochs"],
+        "seed": args.seed,
+        "shift": args.shift,
+        "history": result["history"],
+        "command": command,
+        "torch": torch.__version__,
+    }
+    write_json(manifest_path, manifest)
+    print(f"wrote {args.out} (sha256 {manifest[args.dataset]['sha256']}) and {manifest_path}")
+    return manifest[args.dataset]
+
+
+if __name__ == "__main__":
+    main()
