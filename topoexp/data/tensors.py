@@ -1,4 +1,4 @@
-"""A split as whole tensors: a fast path for torchvision's MNIST-like data sets, a loader otherwise."""
+"""A split as whole tensors: fast for torchvision's MNIST-like data sets, a loader otherwise."""
 
 from __future__ import annotations
 
