@@ -30,6 +30,13 @@ TRANSFORMED = {
     ("topoexp.models.baselines.tsne", "learning_rate"),
     # openTSNE-only setting, dropped for scikit-learn's Barnes–Hut (documented in tsne())
     ("topoexp.models.baselines.tsne", "negative_gradient_method"),
+    # generative AE / VAE: the regulariser's settings go into `model.homological` (checked in
+    # tests/test_homreg_task.py; unused without a regulariser), `prior: auto` is resolved
+    *(
+        (f"topoexp.models.generative.{cls}", key)
+        for cls in ("GenerativeAE", "VAE")
+        for key in ("coef", "ball_coef", "death_coef", "ball_norm", "cutoff", "prior")
+    ),
 }
 
 

@@ -187,3 +187,21 @@ def test_the_report_writes_table_grids_scatters_and_claims(fake, tmp_path):
     assert "| MNIST | 2 |" in claims
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["n_runs"] == 4
+
+
+@pytest.mark.parametrize("experiment", ["mnist/ae_reg_5", "mnist/ae_ball_5"])
+def test_the_regulariser_settings_reach_the_homological_loss(fake, experiment):
+    cfg = fake(
+        experiment,
+        "model.coef=0.01",
+        "model.ball_coef=0.2",
+        "model.ball_norm=norm",
+        "model.cutoff=0.7",
+        "model.prior=gaussian",
+    )
+    model = build(cfg, "model")
+    h = model.homological
+    assert (h.coef, h.ball_coef, h.ball.norm, h.cutoff) == (0.01, 0.2, "norm", 0.7)
+    assert h.death_coef == (0.01 if experiment.endswith("ae_reg_5") else 0.0)
+    assert model.prior == "gaussian"
+    assert build(fake("mnist/ae_2"), "model").homological is None
