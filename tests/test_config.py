@@ -130,5 +130,5 @@ def test_help_lists_only_real_choices():
     )  # fmt: skip
     groups = done.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
     assert "schema" not in groups
-    assert "model: deep, isomap, linear, mlp, pca, tsne, umap" in groups
+    assert "model: deep, gen_ae, isomap, linear, mlp, pca, tsne, umap, vae" in groups
     assert "task: embedding" in groups
