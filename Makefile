@@ -185,7 +185,7 @@ report-corel: install  ## rebuild results/corel from the runs in COREL_RUNS
 	  --anchors $(SHARED)/reference/one_class_anchors.csv --paper $(SHARED)/reference/corel_table1.csv
 # --------------------------------------------------------------------------------- end COREL
 
-# ---- TopologyLayer paper (issue 12): reproduce-toplayer -------------------------------------
+# ---- TopologyLayer paper: reproduce-toplayer -------------------------------------
 TOPLAYER_RUNS := points_increase_h0 points_decrease_h0 points_increase_h1 points_decrease_h1 \
   points_increase_h1_decrease_h0 chair_decrease_h0 chair_increase_h0 mnist_single_component \
   image_regression_fig7 noisy_circle
@@ -211,3 +211,28 @@ reproduce-toplayer-signature: install  ## TopoAE's signature over dimensions 0 a
 	  seed=$(SEEDS) $(RUN_FLAGS) hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
 	  hydra.sweep.dir=multirun/toplayer_signature
 # ---- end TopologyLayer ----------------------------------------------------------------------
+# ------------------------------------------------ homological regularisation of generative AEs
+# {MNIST, Fashion-MNIST} × {AE, AE + regulariser, VAE} × latent {2, 5, 10}, the disk-
+# penalty-only ablation (MNIST) and the real-data floor, 5 seeds, 100 epochs (spec C.3), then
+# results/homreg. A CPU budget: HOMREG_FLAGS=trainer.max_epochs=10 HOMREG_SEEDS=0; on a GPU:
+# HOMREG_FLAGS=trainer.device=cuda. HOMREG_EXPERIMENTS picks a subset (names under homreg/).
+HOMREG_SEEDS ?= 0,1,2,3,4
+HOMREG_LATENTS ?= 2 5 10
+HOMREG_EXPERIMENTS ?= $(foreach d,mnist fmnist,$(foreach m,ae ae_reg vae,$(foreach n,$(HOMREG_LATENTS),$(d)/$(m)_$(n)))) \
+  $(foreach n,$(HOMREG_LATENTS),mnist/ae_ball_$(n)) mnist/floor fmnist/floor
+HOMREG_FLAGS ?=
+HOMREG_JOBS ?= 1
+
+.PHONY: reproduce-homreg report-homreg
+reproduce-homreg: install  ## homological regularisation: 18 configurations + ablation + floor × 5 seeds into results/homreg
+	$(PY) -m topoexp.data mnist --root $(TOPOEXP_DATA_DIR)
+	$(PY) -m topoexp.data fmnist --root $(TOPOEXP_DATA_DIR)
+	rm -rf multirun/homreg
+	$(PY) -m topoexp -m \
+	  "+experiment=$(shell echo $(addprefix homreg/,$(HOMREG_EXPERIMENTS)) | tr ' ' ',')" \
+	  seed=$(HOMREG_SEEDS) $(RUN_FLAGS) $(HOMREG_FLAGS) hydra/launcher=joblib \
+	  hydra.launcher.n_jobs=$(HOMREG_JOBS) hydra.sweep.dir=multirun/homreg
+	$(MAKE) report-homreg
+
+report-homreg: install  ## rebuild results/homreg from multirun/homreg
+	$(PY) -m topoexp.report.homreg --runs multirun/homreg --out results/homreg

@@ -1,6 +1,6 @@
 """Run records that never lie: every failure ends in status.json, and the records say what exists.
 
-Each test here reproduces a failure a new user met (issue: "run records that never lie") and
+Each test here reproduces a failure a new user met and
 checks what the run directory and the command say afterwards.
 """
 

@@ -150,7 +150,7 @@ def radius_table(runs: dict[str, Run], names: list[str]) -> pd.DataFrame:
 
 
 def decide_claims(runs: dict[str, Run], eta: float = 2.0) -> list[tuple[str, str, str]]:
-    """``(claim, verdict, numbers)`` for each claim of the paper (issue §7)."""
+    """``(claim, verdict, numbers)`` for each claim of the paper."""
     out: list[tuple[str, str, str]] = []
 
     def have(*names: str) -> bool:

@@ -5,7 +5,7 @@ reads the optimise runs below ``--runs`` (``config.yaml`` + ``parameters.npz``),
 sweep's ``*_summary.csv`` in ``--regression``, optionally the SPHERES runs of the signature loss
 over dimensions 0 and 1 (``--signature``) beside the committed TopoAE rows (``--spheres``), and
 writes ``figure1.png`` ... ``figure7.png``, ``noisy_circle.png``, ``regression_*.md``,
-``signature_h01.md`` and ``claims.md`` (each claim of issue 12 §5 decided by a stated rule).
+``signature_h01.md`` and ``claims.md`` (each claim of the paper decided by a stated rule).
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def _gm(ratio: pd.Series) -> float:
 
 
 def claims(alpha: pd.DataFrame | None, levelset: pd.DataFrame | None) -> list[dict]:
-    """Each claim of issue 12 §5 with its rule, numbers and verdict."""
+    """Each claim of the paper with its rule, numbers and verdict."""
     out = []
     if alpha is not None:
         t = _pivot(alpha, "123")
