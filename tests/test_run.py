@@ -138,3 +138,17 @@ def test_diagram_distances_are_flat_metrics_with_plots(tiny_cfg, tmp_path):
         assert np.isfinite(metrics[key])
     assert (tmp_path / "run" / "diagrams_raw.png").exists()
     assert (tmp_path / "run" / "diagrams_maxnorm.png").exists()
+
+
+def test_wandb_sink_logs_images_against_the_epoch(tmp_path, monkeypatch):
+    from topoexp.sinks.wandb_sink import WandbSink
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    sink = WandbSink(mode="offline", output_dir=tmp_path, run_config={"seed": 1})
+    assert sink.takes_images and not NullSink().takes_images
+    sink.log_images(3, {"samples": np.zeros((8, 8), dtype=np.float32)})
+    sink.finish(failed=False)
+    (wandb_file,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
+    rows = read_run(wandb_file)["history"]
+    assert any(row.get("epoch") == 3 and "media/samples" in str(list(row)) for row in rows)

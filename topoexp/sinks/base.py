@@ -10,6 +10,11 @@ class Sink(Protocol):
 
     def log_step(self, record: dict[str, float]) -> None: ...
 
+    @property
+    def takes_images(self) -> bool: ...
+
+    def log_images(self, epoch: int, images: dict[str, Any]) -> None: ...
+
     def log_summary(self, metrics: dict[str, float], figures: dict[str, Any]) -> None: ...
 
     def finish(self, failed: bool) -> None: ...
@@ -42,6 +47,14 @@ class NullSink:
         pass
 
     def log_step(self, record: dict[str, float]) -> None:
+        pass
+
+    @property
+    def takes_images(self) -> bool:
+        """Whether :meth:`log_images` keeps anything (tasks skip making images otherwise)."""
+        return False
+
+    def log_images(self, epoch: int, images: dict[str, Any]) -> None:
         pass
 
     def log_summary(self, metrics: dict[str, float], figures: dict[str, Any]) -> None:

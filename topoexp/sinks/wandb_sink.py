@@ -71,9 +71,26 @@ class WandbSink:
         self.run.define_metric("test/*", step_metric="epoch")
         self.run.define_metric("global_step")
         self.run.define_metric("step/*", step_metric="global_step")
+        self.run.define_metric("media/*", step_metric="epoch")
 
     def log_epoch(self, record: dict[str, float]) -> None:
         self.run.log(dict(record))
+
+    @property
+    def takes_images(self) -> bool:
+        return True
+
+    def log_images(self, epoch: int, images: dict[str, Any]) -> None:
+        """Images (arrays or matplotlib figures) as ``media/<name>`` against ``epoch``."""
+        self.run.log(
+            {
+                "epoch": epoch,
+                **{
+                    f"media/{k}": self._wandb.Image(v, caption=f"epoch {epoch}")
+                    for k, v in images.items()
+                },
+            }
+        )
 
     def log_step(self, record: dict[str, float]) -> None:
         """Per-batch values, as ``step/<name>`` against ``global_step``."""

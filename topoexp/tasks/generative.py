@@ -284,35 +284,29 @@ def _training_metrics(history: list[dict[str, float]]) -> dict[str, float]:
 
 
 class _EpochMedia:
-    """The original's per-epoch W&B media: decoded samples of fixed prior codes, latent scatter."""
+    """The original's per-epoch media: decoded samples of fixed prior codes, latent scatter."""
 
     def __init__(
         self, ctx: RunContext, model, scatter_x: Tensor, scatter_y: Tensor, grid_size: int
     ) -> None:
-        self.run = getattr(ctx.sink, "run", None)  # the W&B run; other sinks take no images
-        self.enabled = self.run is not None
+        self.sink = ctx.sink
+        self.enabled = ctx.sink.takes_images  # sinks that keep no images get none made
         self.model, self.ctx = model, ctx
         self.scatter_x, self.scatter_y = scatter_x, scatter_y
         self.grid_size = grid_size
-        if self.enabled:
-            self.run.define_metric("media/*", step_metric="epoch")
 
     def log(self, epoch: int) -> None:
         import matplotlib.pyplot as plt
-        import wandb
 
         from topoexp.report.figures import latent_scatter
         from topoexp.report.grids import image_grid
 
         gen = torch.Generator().manual_seed(self.ctx.seed)  # the same codes every epoch
         samples = self.model.generate(self.grid_size, gen).cpu().numpy()
-        entry: dict[str, Any] = {
-            "epoch": epoch,
-            "media/samples": wandb.Image(image_grid(samples, ncol=12), caption=f"epoch {epoch}"),
-        }
+        images: dict[str, Any] = {"samples": image_grid(samples, ncol=12)}
         if self.model.latent_dim == 2:
             codes = encode_images(self.model, self.scatter_x).numpy()
-            fig = latent_scatter(codes, self.scatter_y.numpy(), f"epoch {epoch}")
-            entry["media/latent"] = wandb.Image(fig)
-            plt.close(fig)
-        self.run.log(entry)
+            images["latent"] = latent_scatter(codes, self.scatter_y.numpy(), f"epoch {epoch}")
+        self.sink.log_images(epoch, images)
+        if "latent" in images:
+            plt.close(images["latent"])
