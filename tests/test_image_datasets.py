@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 
 from tests.conftest import compose
-from topoexp.data import images, load_dataset
+from topoexp.config.build import build
+from topoexp.data import images
 from topoexp.data.images import IMAGE_DATASETS, SOURCES, build_transform, load_image_dataset
 
 #: CIFAR-100 fine label (alphabetical) → coarse superclass, as in the official pickles.
@@ -331,10 +332,10 @@ def test_dataset_configs_compose(name, transform, tmp_path):
     assert cfg.dataset.val_fraction == 0.15 and cfg.dataset.root == str(tmp_path)
 
 
-def test_load_dataset_dispatches_images(tmp_path):
+def test_dataset_config_builds_images(tmp_path):
     write_tinyimagenet(tmp_path)
     cfg = compose(["dataset=tinyimagenet", f"paths.data_dir={tmp_path}"], tmp_path / "run")
-    ds = load_dataset(cfg.dataset, split_seed=5)
+    ds = build(cfg, "dataset", split_seed=5)
     direct = load_image_dataset("tinyimagenet", tmp_path, split_seed=5, transform="corel")
     assert ds.name == "tinyimagenet" and ds.input_shape == (3, 32, 32)
     assert ds.train.indices == direct.train.indices

@@ -183,7 +183,7 @@ class OneClassTask:
     def _eval_data(self, ctx: RunContext) -> DataSplits:
         if self.eval_dataset is not None:
             return self.eval_dataset(split_seed=ctx.seed)
-        return _load_dataset(ctx)
+        return ctx.build("dataset", split_seed=ctx.seed)
 
     def _backbone(self, ctx: RunContext, eval_data: DataSplits):
         model = ctx.build("model", random_state=ctx.seed)
@@ -241,15 +241,3 @@ class OneClassTask:
                 f"the model takes images of shape {expected}, but {data.name} has {shape} "
                 "(set model.in_channels, and a 32×32 transform such as dataset.transform=corel32)",
             )
-
-
-def _load_dataset(ctx: RunContext) -> DataSplits:
-    """The ``dataset``; a missing folder raises the loader's own message, not Hydra's wrapper."""
-    from hydra.errors import InstantiationException
-
-    try:
-        return ctx.build("dataset", split_seed=ctx.seed)
-    except InstantiationException as error:
-        if isinstance(error.__cause__, FileNotFoundError):
-            raise error.__cause__ from None
-        raise
