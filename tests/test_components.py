@@ -32,13 +32,9 @@ TRANSFORMED = {
     ("topoexp.models.baselines.tsne", "negative_gradient_method"),
     # the layer keeps the triangulated complex itself under `complex`, its name under `kind`
     ("topoexp.topology.layers.LevelSetLayer2D", "complex"),
-    # generative AE / VAE: the regulariser's settings go into `model.homological` (checked in
-    # tests/test_homreg_task.py; unused without a regulariser), `prior: auto` is resolved
-    *(
-        (f"topoexp.models.generative.{cls}", key)
-        for cls in ("GenerativeAE", "VAE")
-        for key in ("coef", "ball_coef", "death_coef", "ball_norm", "cutoff", "prior")
-    ),
+    # generative AE / VAE: `prior: auto` is resolved to the prior the regulariser implies
+    ("topoexp.models.generative.GenerativeAE", "prior"),
+    ("topoexp.models.generative.VAE", "prior"),
 }
 
 

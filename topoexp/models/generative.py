@@ -83,6 +83,9 @@ class _GenerativeBase(Autoencoder):
             raise ValueError(f"regulariser must be one of {REGULARISERS}, got {regulariser!r}")
         if prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
+        # the configured settings, kept as given (the loss below holds the effective ones)
+        self.coef, self.ball_coef, self.death_coef = coef, ball_coef, death_coef
+        self.ball_norm, self.cutoff = ball_norm, cutoff
         if regulariser == "ball":
             if death_coef not in (None, 0, 0.0):
                 raise ValueError(
