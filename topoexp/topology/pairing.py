@@ -132,6 +132,36 @@ def _prim_batch_parallel(D: np.ndarray, out: np.ndarray, ok: np.ndarray) -> None
         ok[k] = _prim(D[k], out[k])
 
 
+@njit(cache=True, nogil=True)
+def euclidean_mst(X: np.ndarray, out: np.ndarray, lengths: np.ndarray) -> bool:
+    """MST edges of the rows of ``X`` (m, d) into ``out`` (m − 1, 2) and their lengths, sorted.
+
+    Compiled, callable from other numba kernels. The float64 squared distances (direct
+    differences, no Gram-matrix rounding) fill the upper triangle and :func:`_prim` runs on them
+    (the same tree and (weight, i, j) order as on the distances); ``lengths`` gets the float64
+    Euclidean lengths, ascending. False when a NaN coordinate would be needed.
+    """
+    m, d = X.shape
+    if m < 2:
+        return True
+    T = np.ascontiguousarray(X.T).astype(np.float64)  # (d, m): the j loop runs along a row
+    D = np.empty((m, m))
+    for i in range(m):
+        row = D[i]
+        for j in range(i + 1, m):
+            row[j] = 0.0
+        for k in range(d):
+            v, tk = T[k, i], T[k]
+            for j in range(i + 1, m):
+                t = v - tk[j]
+                row[j] += t * t
+    if not _prim(D, out):
+        return False
+    for t in range(m - 1):
+        lengths[t] = np.sqrt(D[out[t, 0], out[t, 1]])
+    return True
+
+
 def _as_numpy(D: torch.Tensor | np.ndarray) -> np.ndarray:
     """Detached, C-contiguous float32/float64 copy-if-needed of ``D`` on the CPU."""
     if isinstance(D, torch.Tensor):
