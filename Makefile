@@ -218,13 +218,13 @@ reproduce-toplayer-signature: install  ## TopoAE's signature over dimensions 0 a
 # HOMREG_FLAGS=trainer.device=cuda. HOMREG_EXPERIMENTS picks a subset (names under homreg/).
 HOMREG_SEEDS ?= 0,1,2,3,4
 HOMREG_LATENTS ?= 2 5 10
-HOMREG_EXPERIMENTS ?= $(foreach d,mnist fmnist,$(foreach m,ae ae_reg vae,$(foreach n,$(HOMREG_LATENTS),$(d)/$(m)_$(n)))) \
+HOMREG_EXPERIMENTS ?= $(foreach d,mnist fmnist,$(foreach m,ae ae_reg vae ae_ballprior,$(foreach n,$(HOMREG_LATENTS),$(d)/$(m)_$(n)))) \
   $(foreach n,$(HOMREG_LATENTS),mnist/ae_ball_$(n)) mnist/floor fmnist/floor
 HOMREG_FLAGS ?=
 HOMREG_JOBS ?= 1
 
 .PHONY: reproduce-homreg report-homreg
-reproduce-homreg: install  ## homological regularisation: 18 configurations + ablation + floor × 5 seeds into results/homreg
+reproduce-homreg: install  ## homological regularisation: 18 configurations, the AE ball-prior control, the ablation and the floor × 5 seeds into results/homreg
 	$(PY) -m topoexp.data mnist --root $(TOPOEXP_DATA_DIR)
 	$(PY) -m topoexp.data fmnist --root $(TOPOEXP_DATA_DIR)
 	rm -rf multirun/homreg

@@ -37,8 +37,15 @@ from topoexp.records import run_state
 
 __all__ = ["aggregate", "claims", "collect", "main", "markdown"]
 
-MODELS = ("ae", "ae_reg", "vae", "ae_ball")
-LABELS = {"ae": "AE", "ae_reg": "AE + Reg", "vae": "VAE", "ae_ball": "disk only", "floor": "floor"}
+MODELS = ("ae", "ae_reg", "vae", "ae_ball", "ae_ballprior")
+LABELS = {
+    "ae": "AE",
+    "ae_reg": "AE + Reg",
+    "vae": "VAE",
+    "ae_ball": "disk only",
+    "ae_ballprior": "AE, ball prior",
+    "floor": "floor",
+}
 DATASETS = {"mnist": "MNIST", "fmnist": "Fashion-MNIST"}
 LATENTS = (2, 5, 10)
 #: Table columns; lower is better for the first two and reconstruction_bce.
