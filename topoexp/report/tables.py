@@ -154,7 +154,7 @@ def compare(
                     "metric": metric,
                     "ours_mean": ours,
                     "ours_std": ours_std,
-                    "n": int(table.loc[[key], "n"].iloc[0]) if "n" in table else 1,
+                    "n": _count(table, key),
                     "paper": paper,
                     "paper_std": paper_std,
                     "rel_dev": rel if np.isfinite(ours) else np.nan,
@@ -166,6 +166,14 @@ def compare(
         columns=["row", "metric", "ours_mean", "ours_std", "n", "paper", "paper_std", "rel_dev",
                  "within"],  # fmt: skip
     )
+
+
+def _count(table: pd.DataFrame, key: tuple) -> int | None:
+    """Runs behind a row (None for a table of single values)."""
+    if "n" not in table:
+        return None
+    n = table.loc[[key], "n"].iloc[0]
+    return int(n) if pd.notna(n) else None
 
 
 def _number(row: pd.Series | None, column: str) -> float:
