@@ -119,8 +119,9 @@ def _source(spec: TableSpec, root: Path) -> pd.DataFrame:
     frame = _filter(pd.read_csv(path), spec.where, f"table {spec.id}")
     if spec.pivot is not None:
         p = spec.pivot
-        frame = frame.pivot_table(index=p.index, columns=p.columns, values=p.values,
-                                  aggfunc="first", sort=False).reset_index()  # fmt: skip
+        frame = frame.pivot_table(
+            index=p.index, columns=p.columns, values=p.values, aggfunc="first", sort=False
+        ).reset_index()
         frame.columns = [str(c) for c in frame.columns]
     return frame
 
@@ -162,11 +163,15 @@ def build_table(spec: TableSpec, root: Path) -> BuiltTable:
     tolerance = spec.tolerance.build() if spec.tolerance is not None else None
     ref = spec.reference
     long = tables.compare(
-        ours, reference, spec.rows, metrics, tolerance or tables.Tolerance(),
+        ours,
+        reference,
+        spec.rows,
+        metrics,
+        tolerance or tables.Tolerance(),
         reference_keys=ref.keys if ref else None,
         reference_columns=ref.columns if ref else None,
         std_suffix=ref.std_suffix if ref else "_std",
-    )  # fmt: skip
+    )
     if ref is None or ref.context:
         long["within"] = None
     long["within"] = long["within"].astype(object)
@@ -189,8 +194,12 @@ def _git_date(root: Path, path: Path) -> str:
     try:
         out = subprocess.run(
             ["git", "log", "-1", "--format=%cs", "--", str(path)],
-            cwd=root, capture_output=True, text=True, check=True, timeout=30,
-        ).stdout.strip()  # fmt: skip
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out or "unknown"

@@ -37,7 +37,9 @@ class Tolerance:
 
     def __post_init__(self) -> None:
         if self.kind not in ("relative", "absolute", "paper_std"):
-            raise ValueError(f"tolerance kind must be relative, absolute or paper_std: {self.kind!r}")
+            raise ValueError(
+                f"tolerance kind must be relative, absolute or paper_std: {self.kind!r}"
+            )
         if not (np.isfinite(self.value) and self.value > 0):
             raise ValueError(f"tolerance value must be a positive number: {self.value!r}")
 
@@ -163,8 +165,17 @@ def compare(
             )
     return pd.DataFrame(
         rows,
-        columns=["row", "metric", "ours_mean", "ours_std", "n", "paper", "paper_std", "rel_dev",
-                 "within"],  # fmt: skip
+        columns=[
+            "row",
+            "metric",
+            "ours_mean",
+            "ours_std",
+            "n",
+            "paper",
+            "paper_std",
+            "rel_dev",
+            "within",
+        ],
     )
 
 
