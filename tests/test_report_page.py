@@ -181,10 +181,20 @@ def test_github_heading_anchor():
 def test_committed_report_is_up_to_date():
     """results/index.html and README.md are what `make report` writes from the results."""
     report = build_report(REPO_ROOT)
-    assert (RESULTS / "index.html").read_text() == html_page(report, REPO_ROOT, RESULTS), (
-        "results/index.html is stale: run `make report`"
+    fresh = {
+        "index.html": html_page(report, REPO_ROOT, RESULTS),
+        "README.md": markdown_page(report, REPO_ROOT, RESULTS),
+    }
+    for name, text in fresh.items():
+        committed = _undated((RESULTS / name).read_text())
+        assert committed == _undated(text), f"results/{name} is stale: run `make report`"
+
+
+def _undated(text: str) -> str:
+    """Provenance dates come from git history, which a shallow clone or an archive lacks."""
+    return re.sub(
+        r"(<td>|\| )(\d{4}-\d{2}-\d{2}|unknown)(</td></tr>| \|$)", r"\1DATE\3", text, flags=re.M
     )
-    assert (RESULTS / "README.md").read_text() == markdown_page(report, REPO_ROOT, RESULTS)
 
 
 def _page_count(page: str, key: str) -> int:
