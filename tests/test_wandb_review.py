@@ -154,6 +154,8 @@ def test_a_multirun_is_one_group(tmp_path):
     heads = [read_header(f) for f in sorted(sweep.glob("*/wandb/offline-run-*/run-*.wandb"))]
     assert len(heads) == 2
     assert {h["group"] for h in heads} == {str(sweep)[-128:]}
-    summaries = [read_run(f)["summary"] for f in sorted(sweep.glob("*/wandb/*/run-*.wandb"))]
+    summaries = [
+        read_run(f)["summary"] for f in sorted(sweep.glob("*/wandb/offline-run-*/run-*.wandb"))
+    ]
     assert {s["run/experiment"] for s in summaries} == {"spheres/topoae"}
     assert sorted(s["run/seed"] for s in summaries) == [1, 2]
