@@ -7,14 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO_ROOT, TINY, compose
 from tests.test_corel_task import TINY_COREL
-from tests.wandb_records import _payloads, read_run
+from tests.wandb_records import _payloads, complete_bytes, read_run
 from topoexp.run import run
 from topoexp.sinks.wandb_sink import run_group, run_tags
 
@@ -27,7 +26,7 @@ def read_header(path: Path) -> dict:
     """The run record of an offline run file: group, job type, tags, name."""
     from wandb.proto import wandb_internal_pb2 as pb
 
-    for payload in _payloads(path.read_bytes()):
+    for payload in _payloads(complete_bytes(path)):
         record = pb.Record()
         record.ParseFromString(payload)
         if record.WhichOneof("record_type") == "run":
@@ -43,20 +42,9 @@ def offline(monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
 
 
-def _only(run_dir: Path, timeout: float = 60.0) -> Path:
-    """The run's offline file, once complete: W&B's service writes it after ``finish`` returns."""
-    from wandb.proto import wandb_internal_pb2 as pb
-
+def _only(run_dir: Path) -> Path:
     (file,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for payload in _payloads(file.read_bytes()):
-            record = pb.Record()
-            record.ParseFromString(payload)
-            if record.WhichOneof("record_type") == "exit":
-                return file
-        time.sleep(0.2)
-    raise AssertionError(f"{file} has no exit record after {timeout} s")
+    return file
 
 
 def test_group_and_tags_rules():
