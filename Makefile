@@ -5,10 +5,12 @@ PY     := $(VENV)/bin/python
 SEEDS  ?= 249040430,621965744,771860110,775293950,700134501
 JOBS   ?= 2
 SHARED ?= ../shared
+# The papers' published tables the reports compare with (copied from $(SHARED)/reference).
+REFERENCE ?= results/reference
 # The data root, as for `python -m topoexp`: <repository>/data unless TOPOEXP_DATA_DIR is set.
 export TOPOEXP_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: help install run test test-full lint format bench reproduce-spheres report-spheres \
+.PHONY: help install run test test-full lint format bench report reproduce-spheres report-spheres \
   reproduce-study reproduce-perplexity reproduce-mnist reproduce-fmnist reproduce-cifar10 \
   reproduce-cifar clean
 
@@ -51,6 +53,9 @@ bench: install  ## benchmarks, each a ratio against a peer measured in the same 
 	$(PY) benchmarks/bench_corel.py --json results/bench/corel.json
 	$(PY) benchmarks/bench_homreg.py --root $(TOPOEXP_DATA_DIR) --json results/bench/homreg.json
 
+report: install  ## results/index.html and results/README.md: every paper's tables, claims, figures (conf/report/*.yaml)
+	$(PY) -m topoexp.report
+
 RUN_FLAGS := logger.mode=offline trainer.progress=false
 SPHERES_METHODS := pca isomap tsne umap ae topoae topopca
 
@@ -65,7 +70,7 @@ reproduce-spheres: install  ## SPHERES rows of TopoAE Table 1: 7 methods × 5 se
 
 report-spheres: install  ## rebuild results/spheres from multirun/spheres
 	$(PY) -m topoexp.report.table1 --dataset spheres --runs multirun/spheres --out results/spheres \
-	  --reference $(SHARED)/reference/topoae_table1.csv
+	  --reference $(REFERENCE)/topoae_table1.csv
 
 IMAGE_METHODS ?= pca tsne umap ae topoae topopca
 IMAGE_SEEDS ?= $(SEEDS)
@@ -83,7 +88,7 @@ reproduce-$(1): install
 	  seed=$$(IMAGE_SEEDS) $$(RUN_FLAGS) $$(IMAGE_FLAGS) hydra/launcher=joblib \
 	  hydra.launcher.n_jobs=$$(JOBS) hydra.sweep.dir=multirun/$(1)
 	$$(PY) -m topoexp.report.table1 --dataset $(1) --runs multirun/$(1) --out results/$(1) \
-	  --reference $$(SHARED)/reference/topoae_table1.csv
+	  --reference $$(REFERENCE)/topoae_table1.csv
 endef
 $(eval $(call image_target,mnist,MNIST))
 $(eval $(call image_target,fmnist,Fashion-MNIST))
@@ -115,7 +120,7 @@ reproduce-study: install  ## reproduction study (STUDY_DATA=spheres|mnist): TPE 
 	    hydra.sweep.dir=multirun/study/$(STUDY_DATA)/$$m || exit 1; \
 	done
 	$(PY) -m topoexp.report.table1 --dataset $(STUDY_DATA) --runs multirun/study/$(STUDY_DATA) --out $(STUDY_OUT) \
-	  --reference $(SHARED)/reference/reproduction_study_table1.csv --metrics $(STUDY_METRICS) \
+	  --reference $(REFERENCE)/reproduction_study_table1.csv --metrics $(STUDY_METRICS) \
 	  --reference-column bottleneck_h0=bottleneck --reference-column sliced_wasserstein_h0=sliced_wasserstein
 	if [ "$(STUDY_DATA)" = spheres ]; then $(MAKE) reproduce-perplexity; fi
 
@@ -182,7 +187,7 @@ reproduce-corel-offline: install  ## COREL on MNIST / Fashion-MNIST (same-data, 
 
 report-corel: install  ## rebuild results/corel from the runs in COREL_RUNS
 	$(PY) -m topoexp.report.corel --runs $(COREL_RUNS) --out results/corel --epochs $(COREL_EPOCHS) \
-	  --anchors $(SHARED)/reference/one_class_anchors.csv --paper $(SHARED)/reference/corel_table1.csv
+	  --anchors $(REFERENCE)/one_class_anchors.csv --paper $(REFERENCE)/corel_table1.csv
 # --------------------------------------------------------------------------------- end COREL
 
 # ---- TopologyLayer paper: reproduce-toplayer -------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,24 @@ def _payloads(data: bytes) -> Iterator[bytes]:
             pending = b""
 
 
+def complete_bytes(path: Path, timeout: float = 60.0) -> bytes:
+    """The file's bytes once it holds its ``exit`` record: W&B's service may still be writing
+    the file when ``run.finish()`` has returned."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    deadline = time.monotonic() + timeout
+    while True:
+        data = path.read_bytes()
+        for payload in _payloads(data):
+            record = pb.Record()
+            record.ParseFromString(payload)
+            if record.WhichOneof("record_type") == "exit":
+                return data
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} has no exit record after {timeout} s")
+        time.sleep(0.2)
+
+
 def read_run(path: Path) -> dict:
     """Config, history rows and summary of an offline run file, values JSON-decoded."""
     from wandb.proto import wandb_internal_pb2 as pb
@@ -47,7 +66,7 @@ def read_run(path: Path) -> dict:
     def items(entries) -> dict:
         return {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in entries}
 
-    data = path.read_bytes()
+    data = complete_bytes(path)
     assert data[:4] == b":W&B", f"not a W&B run file: {path}"
     config: dict = {}
     history: list[dict] = []

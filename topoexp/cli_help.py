@@ -33,8 +33,8 @@ def config_groups(conf_dir: Path = CONF_DIR) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
     for folder in sorted(p for p in conf_dir.rglob("*") if p.is_dir()):
         group = folder.relative_to(conf_dir).as_posix()
-        if group == "hydra" or group.startswith("hydra/"):
-            continue
+        if group in ("hydra", "report") or group.startswith("hydra/"):
+            continue  # Hydra's own; conf/report holds the report's specs, not run options
         options = sorted(p.stem for p in folder.glob("*.yaml"))
         if options:
             groups[group] = options

@@ -86,6 +86,24 @@ def preflight(cfg: DictConfig) -> Any:
     return task
 
 
+def _sink_identity(cfg: DictConfig) -> dict[str, Any]:
+    """What a sink groups and tags a run by: paper, data set, method, seed, the experiment file
+    (``+experiment=...``) and, in a multirun or sweep, its sweep directory."""
+    experiment = sweep = None
+    if HydraConfig.initialized():
+        experiment = HydraConfig.get().runtime.choices.get("experiment")
+        if _in_multirun():
+            sweep = str(HydraConfig.get().sweep.dir)
+    return {
+        "paper": cfg.get("paper"),
+        "dataset": str(cfg.dataset.name),
+        "method": str(cfg.method),
+        "seed": int(cfg.seed),
+        "experiment": experiment,
+        "sweep": sweep,
+    }
+
+
 def run(cfg: DictConfig) -> dict[str, float]:
     """Run the job ``cfg`` describes and return its flat metrics."""
     task = preflight(cfg)
@@ -120,6 +138,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
             run_name=f"{cfg.method}_{cfg.dataset.name}_{cfg.seed}",
             output_dir=output_dir,
             job_type=task.job_type,
+            **_sink_identity(cfg),
         )
         from topoexp.tasks.base import RunContext
 

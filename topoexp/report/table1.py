@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from topoexp import io
 from topoexp.config.flatten import flatten
 from topoexp.records import run_state
+from topoexp.report import tables
 from topoexp.report.figures import plt, scatter_latents
 
 METRICS = ("kl_0.01", "kl_0.1", "kl_1", "mrre", "cont", "trust", "rmse", "data_mse")
@@ -37,7 +38,7 @@ LABELS = {
     "topoae": "TopoAE",
     "topopca": "TopoPCA",
 }
-TOLERANCE = 0.20  # cells further than ±20 % from the paper are flagged
+TOLERANCE = tables.Tolerance("relative", 0.20)  # cells further than ±20 % are flagged
 
 
 #: Config keys that may differ between the runs pooled into one row (besides the seed).
@@ -105,30 +106,12 @@ def collect_runs(runs_dir: Path) -> pd.DataFrame:
 
 def aggregate(runs: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
     """Mean and population std (ddof=0) per method for every metric present."""
-    present = [m for m in metrics if m in runs]
-    grouped = runs.groupby("method")[present]
-    mean = grouped.mean().add_suffix("_mean")
-    std = grouped.agg(
-        lambda s: float(np.std(s.dropna(), ddof=0)) if s.notna().any() else np.nan
-    ).add_suffix("_std")
-    n = runs.groupby("method").size().rename("n_seeds")
-    table = pd.concat([mean, std, n], axis=1)
-    order = [m for m in METHOD_ORDER if m in table.index] + [
-        m for m in table.index if m not in METHOD_ORDER
-    ]
-    return table.loc[order]
+    table = tables.aggregate(runs, ["method"], metrics, order=METHOD_ORDER)
+    table.index = [key[0] for key in table.index]
+    return table.rename(columns={"n": "n_seeds"})
 
 
-def _fmt(value: float) -> str:
-    if value is None or not np.isfinite(value):
-        return "–"
-    return (
-        f"{value:.3g}"
-        if abs(value) >= 1
-        else f"{value:.4f}"
-        if abs(value) >= 0.01
-        else f"{value:.5f}"
-    )
+_fmt = tables.fmt
 
 
 def compare(
@@ -142,33 +125,23 @@ def compare(
 
     ``reference_columns`` maps our metric key to the reference CSV's column where they differ.
     """
-    ref = reference[reference["dataset"] == dataset].set_index("method")
-    columns = dict(reference_columns or {})
-    rows = []
-    for method in table.index:
-        for metric in metrics:
-            if f"{metric}_mean" not in table:
-                continue
-            ours = table.loc[method, f"{metric}_mean"]
-            col = columns.get(metric, metric)
-            paper = ref.loc[method, col] if method in ref.index and col in ref else np.nan
-            rel = (
-                (ours - paper) / abs(paper)
-                if np.isfinite(paper) and paper != 0 and np.isfinite(ours)
-                else np.nan
-            )
-            rows.append(
-                {
-                    "method": method,
-                    "metric": metric,
-                    "ours_mean": ours,
-                    "ours_std": table.loc[method, f"{metric}_std"],
-                    "paper": paper,
-                    "rel_dev": rel,
-                    "outside_20pct": bool(np.isfinite(rel) and abs(rel) > TOLERANCE),
-                }
-            )
-    return pd.DataFrame(rows)
+    ref = reference[reference["dataset"] == dataset] if "dataset" in reference else reference
+    indexed = table.rename(columns={"n_seeds": "n"})
+    indexed.index = [(method,) for method in table.index]
+    long = tables.compare(
+        indexed, ref, ["method"], metrics, TOLERANCE, reference_columns=reference_columns
+    )
+    return pd.DataFrame(
+        {
+            "method": [key[0] for key in long["row"]],
+            "metric": long["metric"],
+            "ours_mean": long["ours_mean"],
+            "ours_std": long["ours_std"],
+            "paper": long["paper"],
+            "rel_dev": long["rel_dev"],
+            "outside_20pct": [w is False for w in long["within"]],
+        }
+    )
 
 
 def markdown(table: pd.DataFrame, long: pd.DataFrame, metrics: Sequence[str] = METRICS) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 
@@ -14,6 +15,10 @@ class Sink(Protocol):
     def takes_images(self) -> bool: ...
 
     def log_images(self, epoch: int, images: dict[str, Any]) -> None: ...
+
+    def log_table(
+        self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None: ...
 
     def log_summary(self, metrics: dict[str, float], figures: dict[str, Any]) -> None: ...
 
@@ -55,6 +60,9 @@ class NullSink:
         return False
 
     def log_images(self, epoch: int, images: dict[str, Any]) -> None:
+        pass
+
+    def log_table(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         pass
 
     def log_summary(self, metrics: dict[str, float], figures: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ from topoexp.config.markers import ArgumentError
 from topoexp.config.validate import ConfigError, from_argument_error, require
 from topoexp.data.base import DataSplits
 from topoexp.evaluation.death_times import death_time_summary
-from topoexp.evaluation.one_class import one_class_arrays
+from topoexp.evaluation.one_class import OneClassResult, one_class_arrays
 from topoexp.tasks.backbones import encode, load_backbone, materialise, subset_of
 from topoexp.tasks.base import RunContext, TaskResult
 
@@ -151,6 +151,7 @@ class OneClassTask:
         results, auc_metrics = evaluator(train_x, train_y, test_x, test_y, n_branches)
         metrics["time/evaluate_s"] = time.perf_counter() - started
         metrics |= auc_metrics
+        ctx.sink.log_table("per_class_auc", *per_class_rows(results, eval_data.name))
         log.info(
             "AUC on %s: %s",
             eval_data.name,
@@ -241,3 +242,15 @@ class OneClassTask:
                 f"the model takes images of shape {expected}, but {data.name} has {shape} "
                 "(set model.in_channels, and a 32×32 transform such as dataset.transform=corel32)",
             )
+
+
+def per_class_rows(
+    results: dict[str, OneClassResult], data: str
+) -> tuple[list[str], list[list[Any]]]:
+    """Columns and rows of the per-class AUC table: one row per support size m and class."""
+    rows = [
+        [data, f"m={r.m}", int(c), float(auc), int(r.auc.shape[0])]
+        for r in results.values()
+        for c, auc in zip(r.classes, r.auc_per_class, strict=True)
+    ]
+    return ["data", "m", "class", "auc", "runs"], rows

@@ -1,0 +1,241 @@
+"""The report: tolerance, aggregation, specs, claims against their READMEs, summary counts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT
+from topoexp.report import tables
+from topoexp.report.__main__ import write_report
+from topoexp.report.claims import check_against_readme, load_claims, slug
+from topoexp.report.page import build_report
+from topoexp.report.render import html_page, markdown_page
+from topoexp.report.spec import SpecError, load_spec, load_specs
+
+SPECS = REPO_ROOT / "conf" / "report"
+RESULTS = REPO_ROOT / "results"
+
+
+# ------------------------------------------------------------------------------ tables
+
+
+def test_tolerance_rules_by_hand():
+    rel = tables.Tolerance("relative", 0.2)
+    assert rel.within(1.2, 1.0) is True and rel.within(1.21, 1.0) is False
+    assert rel.within(-0.81, -1.0) is True and rel.within(0.5, 0.0) is None
+    assert rel.within(np.nan, 1.0) is None and rel.within(1.0, np.nan) is None
+    assert tables.Tolerance("absolute", 0.05).within(0.33, 0.3) is True
+    std = tables.Tolerance("paper_std", 2)
+    assert std.within(1.5, 1.0, 0.3) is True and std.within(1.7, 1.0, 0.3) is False
+    assert std.within(1.5, 1.0) is None  # no paper std: not compared
+    with pytest.raises(ValueError, match="positive"):
+        tables.Tolerance("relative", 0)
+
+
+def test_aggregate_and_compare_by_hand():
+    runs = pd.DataFrame(
+        {"method": ["b", "a", "a", "b"], "x": [1.0, 2.0, 4.0, 3.0], "y": [1, 1, 1, np.nan]}
+    )
+    table = tables.aggregate(runs, ["method"], ["x", "y"], order=["a"])
+    assert list(table.index) == [("a",), ("b",)]
+    assert table.loc[[("a",)], "x_mean"].iloc[0] == 3.0
+    assert table.loc[[("a",)], "x_std"].iloc[0] == 1.0  # ddof = 0
+    assert table.loc[[("b",)], "y_std"].iloc[0] == 0.0 and table["n"].tolist() == [2, 2]
+    paper = pd.DataFrame({"method": ["a", "b"], "x": [2.0, 2.5], "x_std": [0.1, 0.1]})
+    long = tables.compare(table, paper, ["method"], ["x", "y"], tables.Tolerance("relative", 0.2))
+    cells = {
+        (r[0], m): (dev, w) for r, m, dev, w in long[["row", "metric", "rel_dev", "within"]].values
+    }
+    assert cells[("a", "x")][0] == pytest.approx(0.5) and cells[("a", "x")][1] is False
+    assert cells[("b", "x")][0] == pytest.approx(-0.2) and cells[("b", "x")][1] is True
+    assert cells[("a", "y")][1] is None  # no paper value: shown, not compared
+    assert long["paper_std"].dropna().tolist() == [0.1, 0.1]
+
+
+# ------------------------------------------------------------------------------- specs
+
+
+def _spec(tmp_path: Path, **overrides) -> Path:
+    data = {
+        "paper": "toy",
+        "title": "Toy paper",
+        "results": [{"path": "results/toy"}],
+        "tables": [
+            {
+                "id": "t",
+                "title": "T",
+                "source": "results/toy/runs.csv",
+                "rows": ["method"],
+                "metrics": ["x"],
+                "reference": {"csv": "toy.csv"},
+                "tolerance": {"kind": "relative", "value": 0.1},
+            }
+        ],
+    } | overrides
+    path = tmp_path / "conf" / "report" / "toy.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
+def test_bad_spec_names_the_key(tmp_path):
+    path = _spec(tmp_path, colour="red")
+    with pytest.raises(SpecError, match="colour"):
+        load_spec(path)
+    bad = {"id": "t", "title": "T", "source": "s.csv", "rows": ["m"], "kind": "median"}
+    with pytest.raises(SpecError, match=r"tables\.0\.kind"):
+        load_spec(_spec(tmp_path, tables=[bad]))
+    no_tol = {"id": "t", "title": "T", "source": "s.csv", "rows": ["m"], "reference": {"csv": "r"}}
+    with pytest.raises(SpecError, match=r"tables\.t\.tolerance"):
+        load_spec(_spec(tmp_path, tables=[no_tol]))
+
+
+def test_toy_spec_end_to_end(tmp_path):
+    """A new paper is one spec file and its results: cells, flags and counts by hand."""
+    _spec(tmp_path, figures=[{"path": "results/toy/f.png", "caption": "a figure"}])
+    toy = tmp_path / "results" / "toy"
+    toy.mkdir(parents=True)
+    pd.DataFrame({"method": ["a", "a", "b"], "seed": [1, 2, 1], "x": [1.0, 3.0, 5.0]}).to_csv(
+        toy / "runs.csv", index=False
+    )
+    (tmp_path / "results" / "reference").mkdir()
+    pd.DataFrame({"method": ["a", "b"], "x": [2.1, 4.0]}).to_csv(
+        tmp_path / "results" / "reference" / "toy.csv", index=False
+    )
+    (toy / "f.png").write_bytes(b"\x89PNG")
+    (toy / "README.md").write_text("# Toy\n\n## Claims\n\nThe toy claim holds: reproduced.\n")
+    claims = {
+        "claims": [
+            {
+                "id": "c",
+                "claim": "toy",
+                "verdict": "reproduced",
+                "section": "Claims",
+                "quote": "The toy claim holds: reproduced.",
+            }
+        ]
+    }
+    (toy / "claims.yaml").write_text(yaml.safe_dump(claims))
+    report = write_report(tmp_path, tmp_path / "results")
+    # a: mean 2 vs 2.1 (−4.8 %, within 10 %); b: 5 vs 4 (+25 %, outside)
+    assert (report.summary.cells_within, report.summary.cells_compared) == (1, 2)
+    assert report.summary.claims_reproduced == 1 and report.summary.claims_checked == 1
+    md = (tmp_path / "results" / "README.md").read_text()
+    assert "| a | 2 | 2 ± 1 (2.1, -4.8 %) |" in md
+    assert "| b | 1 | 5 (4, +25.0 %) † |" in md
+    assert "![a figure](toy/f.png)" in md
+    page = (tmp_path / "results" / "index.html").read_text()
+    assert 'src="toy/f.png"' in page and 'href="toy/README.md#claims"' in page
+
+
+def test_missing_figure_or_source_is_an_error(tmp_path):
+    _spec(tmp_path, figures=[{"path": "results/toy/nope.png", "caption": "x"}], tables=[])
+    (tmp_path / "results" / "toy").mkdir(parents=True)
+    (tmp_path / "results" / "toy" / "README.md").write_text("# Toy\n")
+    with pytest.raises(SpecError, match=r"nope\.png"):
+        build_report(tmp_path)
+
+
+# ------------------------------------------------------------------------------ claims
+
+
+def _claim_dirs() -> list[Path]:
+    return [REPO_ROOT / r.path for s in load_specs(SPECS) for r in s.results]
+
+
+@pytest.mark.parametrize("results", _claim_dirs(), ids=lambda p: p.relative_to(RESULTS).as_posix())
+def test_every_results_readme_states_each_of_its_claims(results):
+    claims = load_claims(results / "claims.yaml")
+    assert claims, f"{results} has no claims"
+    assert check_against_readme(claims, (results / "README.md").read_text()) == []
+
+
+def test_a_claim_the_readme_no_longer_states_is_reported():
+    readme = "# R\n\n## Findings\n\n**Branching beats no branching — reproduced.**\n"
+    claims = load_claims(RESULTS / "corel" / "claims.yaml")[:2]
+    problems = check_against_readme(claims, readme)
+    assert problems == [
+        'branching: no README heading "The paper\'s claims, decided"',
+        'lambda0-auc-half: no README heading "The paper\'s claims, decided"',
+        f"lambda0-auc-half: README does not say {claims[1].quote!r}",
+    ]
+
+
+def test_github_heading_anchor():
+    assert slug("The paper's claims, decided") == "the-papers-claims-decided"
+    assert slug("MNIST (partial: `mnist/`)") == "mnist-partial-mnist"
+    assert slug("4. The AE's samples cover few classes — **reproduced**") == (
+        "4-the-aes-samples-cover-few-classes--reproduced"
+    )
+
+
+# ---------------------------------------------------------------------- committed page
+
+
+def test_committed_report_is_up_to_date():
+    """results/index.html and README.md are what `make report` writes from the results."""
+    report = build_report(REPO_ROOT)
+    fresh = {
+        "index.html": html_page(report, REPO_ROOT, RESULTS),
+        "README.md": markdown_page(report, REPO_ROOT, RESULTS),
+    }
+    for name, text in fresh.items():
+        committed = _undated((RESULTS / name).read_text())
+        assert committed == _undated(text), f"results/{name} is stale: run `make report`"
+
+
+def _undated(text: str) -> str:
+    """Provenance dates come from git history, which a shallow clone or an archive lacks."""
+    return re.sub(
+        r"(<td>|\| )(\d{4}-\d{2}-\d{2}|unknown)(</td></tr>| \|$)", r"\1DATE\3", text, flags=re.M
+    )
+
+
+def _page_count(page: str, key: str) -> int:
+    match = re.search(rf'id="{key}" data-value="(\d+)"', page)
+    assert match, key
+    return int(match.group(1))
+
+
+def test_summary_counts_equal_those_of_the_results_directories():
+    """Cells: the flags table1 wrote into each table.csv; claims: the claims.yaml files."""
+    page = (RESULTS / "index.html").read_text()
+    compared = within = 0
+    for d in ("spheres", "mnist", "fmnist", "reproduction_study", "reproduction_study/mnist"):
+        long = pd.read_csv(RESULTS / d / "table.csv")
+        cells = long[long["paper"].notna() & long["ours_mean"].notna()]
+        compared += len(cells)
+        within += int((~cells["outside_20pct"].astype(bool)).sum())
+    assert (compared, within) == (177, 122)
+    assert _page_count(page, "cells-compared") == compared
+    assert _page_count(page, "cells-within") == within
+    verdicts = [
+        c["verdict"]
+        for f in sorted(RESULTS.rglob("claims.yaml"))
+        for c in yaml.safe_load(f.read_text())["claims"]
+    ]
+    assert _page_count(page, "claims-reproduced") == verdicts.count("reproduced")
+    assert _page_count(page, "claims-checked") == len(verdicts) - verdicts.count("not run")
+    assert _page_count(page, "claims-partly") == verdicts.count("partly reproduced")
+    assert _page_count(page, "claims-not-reproduced") == verdicts.count("not reproduced")
+    assert _page_count(page, "claims-not-run") == verdicts.count("not run")
+
+
+def test_every_spec_section_table_and_figure_is_on_the_page():
+    page = (RESULTS / "index.html").read_text()
+    md = (RESULTS / "README.md").read_text()
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    for spec in load_specs(SPECS):
+        assert f'<section id="{spec.paper}"' in page and f"## {spec.title}" in md
+        for table in spec.tables:
+            assert f'data-table="{table.id}"' in page and f"### {table.title}" in md
+        for figure in spec.figures:
+            rel = Path(figure.path).relative_to("results").as_posix()
+            assert f'src="{rel}"' in page and f"]({rel})" in md
+            assert (REPO_ROOT / figure.path).is_file()

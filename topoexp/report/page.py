@@ -1,0 +1,251 @@
+"""The report's content, built from the specs and the committed results (no rendering here).
+
+:func:`build_report` reads every spec of ``conf/report/``, builds its tables with
+:mod:`topoexp.report.tables`, loads the claims of its result directories, their provenance, and
+counts the summary: cells within tolerance out of cells compared, claims by verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from topoexp.report import tables
+from topoexp.report.claims import Claim, load_claims
+from topoexp.report.spec import PaperSpec, ResultsSpec, SpecError, TableSpec, load_specs
+
+__all__ = ["BuiltTable", "Provenance", "Report", "Section", "Summary", "build_report"]
+
+REFERENCE_DIR = "results/reference"
+
+
+@dataclass
+class BuiltTable:
+    spec: TableSpec
+    long: pd.DataFrame  # tables.compare's long form
+    metrics: list[str]
+    rows: list[tuple]
+    has_reference: bool
+    tolerance: tables.Tolerance | None
+
+    @property
+    def compared(self) -> int:
+        return int(self.long["within"].notna().sum())
+
+    @property
+    def within(self) -> int:
+        return int((self.long["within"] == True).sum())  # noqa: E712 (object column)
+
+    def cell(self, row: tuple, metric: str) -> pd.Series | None:
+        hit = self.long[(self.long["row"] == row) & (self.long["metric"] == metric)]
+        return None if hit.empty else hit.iloc[0]
+
+
+@dataclass
+class Provenance:
+    commits: list[str]
+    seeds: list[Any]
+    n_runs: int | None
+    date: str
+
+
+@dataclass
+class ResultsPart:
+    spec: ResultsSpec
+    claims: list[Claim]
+    provenance: Provenance
+
+
+@dataclass
+class Summary:
+    cells_compared: int = 0
+    cells_within: int = 0
+    verdicts: Counter = field(default_factory=Counter)
+
+    @property
+    def claims_checked(self) -> int:
+        return sum(n for v, n in self.verdicts.items() if v != "not run")
+
+    @property
+    def claims_reproduced(self) -> int:
+        return self.verdicts["reproduced"]
+
+    def add(self, other: Summary) -> None:
+        self.cells_compared += other.cells_compared
+        self.cells_within += other.cells_within
+        self.verdicts.update(other.verdicts)
+
+
+@dataclass
+class Section:
+    spec: PaperSpec
+    tables: list[BuiltTable]
+    parts: list[ResultsPart]
+    summary: Summary
+
+    @property
+    def claims(self) -> Iterator[tuple[ResultsPart, Claim]]:
+        for part in self.parts:
+            for claim in part.claims:
+                yield part, claim
+
+
+@dataclass
+class Report:
+    sections: list[Section]
+    summary: Summary
+
+
+def _filter(frame: pd.DataFrame, where: dict, what: str) -> pd.DataFrame:
+    for key, value in where.items():
+        if key not in frame:
+            raise SpecError(f"{what}: 'where' names the column {key!r}, not in {list(frame)}")
+        frame = frame[frame[key].astype(str) == str(value)]
+    return frame
+
+
+def _source(spec: TableSpec, root: Path) -> pd.DataFrame:
+    path = root / spec.source
+    if not path.is_file():
+        raise SpecError(f"table {spec.id}: source {spec.source} does not exist")
+    frame = _filter(pd.read_csv(path), spec.where, f"table {spec.id}")
+    if spec.pivot is not None:
+        p = spec.pivot
+        frame = frame.pivot_table(
+            index=p.index, columns=p.columns, values=p.values, aggfunc="first", sort=False
+        ).reset_index()
+        frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _ours(spec: TableSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Index of row-key tuples; ``<metric>_mean``, ``<metric>_std``, ``n``; and the metrics."""
+    metrics = list(spec.metrics)
+    if spec.kind == "runs":
+        metrics = metrics or [c for c in frame if c not in spec.rows and c != "seed"]
+        return tables.aggregate(frame, spec.rows, metrics, spec.order), metrics
+    if not metrics:
+        metrics = [c for c in frame if c not in spec.rows]
+    out = pd.DataFrame(index=[tuple(r) for r in frame[spec.rows].itertuples(index=False)])
+    for m in metrics:
+        if spec.kind == "aggregated":
+            mean, std = frame.get(f"{m}_mean"), frame.get(f"{m}_std")
+        else:
+            mean, std = frame.get(m), None
+        if mean is None:
+            raise SpecError(f"table {spec.id}: metric {m!r} is not in {spec.source}")
+        out[f"{m}_mean"] = pd.to_numeric(mean, errors="coerce").to_numpy()
+        out[f"{m}_std"] = np.nan if std is None else std.to_numpy()
+    if spec.kind == "aggregated":
+        count = "n_seeds" if "n_seeds" in frame else "n"
+        out["n"] = frame[count].to_numpy() if count in frame else np.nan
+    rank = {v: i for i, v in enumerate(spec.order)}
+    ordered = sorted(out.index, key=lambda k: rank.get(str(k[0]), len(rank)))
+    return out.loc[ordered], metrics
+
+
+def build_table(spec: TableSpec, root: Path) -> BuiltTable:
+    ours, metrics = _ours(spec, _source(spec, root))
+    reference = None
+    if spec.reference is not None:
+        path = root / REFERENCE_DIR / spec.reference.csv
+        if not path.is_file():
+            raise SpecError(f"table {spec.id}: reference {path.relative_to(root)} does not exist")
+        reference = _filter(pd.read_csv(path), spec.reference.where, f"table {spec.id} reference")
+    tolerance = spec.tolerance.build() if spec.tolerance is not None else None
+    ref = spec.reference
+    long = tables.compare(
+        ours,
+        reference,
+        spec.rows,
+        metrics,
+        tolerance or tables.Tolerance(),
+        reference_keys=ref.keys if ref else None,
+        reference_columns=ref.columns if ref else None,
+        std_suffix=ref.std_suffix if ref else "_std",
+    )
+    if ref is None or ref.context:
+        long["within"] = None
+    long["within"] = long["within"].astype(object)
+    return BuiltTable(spec, long, metrics, list(ours.index), reference is not None, tolerance)
+
+
+def _find(data: Any, key: str) -> Iterator[Any]:
+    """Every value stored under ``key`` anywhere in nested dicts and lists."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if k == key:
+                yield v
+            yield from _find(v, key)
+    elif isinstance(data, list):
+        for v in data:
+            yield from _find(v, key)
+
+
+def _git_date(root: Path, path: Path) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "log", "-1", "--format=%cs", "--", str(path)],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out or "unknown"
+
+
+def provenance(root: Path, results: Path) -> Provenance:
+    """Commits, seeds and run count from ``provenance.json``; date of its last commit."""
+    file = results / "provenance.json"
+    data = json.loads(file.read_text()) if file.is_file() else {}
+    commits = sorted({str(c)[:7] for c in _find(data, "git_commit") if c})
+    seeds: set = set()
+    for found in _find(data, "seeds"):
+        seeds.update(found if isinstance(found, list) else [found])
+    runs = data.get("n_runs") if isinstance(data, dict) else None
+    if runs is None and commits and isinstance(data, dict) and "git_commit" not in data:
+        runs = len(data)  # one entry per run
+    dated = file if file.is_file() else results
+    return Provenance(commits, sorted(seeds, key=str), runs, _git_date(root, dated))
+
+
+def build_section(spec: PaperSpec, root: Path) -> Section:
+    built = [build_table(t, root) for t in spec.tables]
+    parts = []
+    summary = Summary()
+    for results in spec.results:
+        directory = root / results.path
+        if not (directory / "README.md").is_file():
+            raise SpecError(f"{spec.source_file}: results {results.path} has no README.md")
+        claims_file = directory / "claims.yaml"
+        claims = load_claims(claims_file) if claims_file.is_file() else []
+        parts.append(ResultsPart(results, claims, provenance(root, directory)))
+        summary.verdicts.update(c.verdict for c in claims)
+    for figure in spec.figures:
+        if not (root / figure.path).is_file():
+            raise SpecError(f"{spec.source_file}: figure {figure.path} does not exist")
+    for table in built:
+        summary.cells_compared += table.compared
+        summary.cells_within += table.within
+    return Section(spec, built, parts, summary)
+
+
+def build_report(root: Path, specs_dir: Path | None = None) -> Report:
+    """Every section of the report, from ``conf/report/*.yaml`` and the committed results."""
+    specs = load_specs(specs_dir or root / "conf" / "report")
+    sections = [build_section(s, root) for s in specs]
+    total = Summary()
+    for section in sections:
+        total.add(section.summary)
+    return Report(sections, total)

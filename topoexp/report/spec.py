@@ -1,0 +1,153 @@
+"""Report specs: one YAML file per paper under ``conf/report/`` names what its section shows.
+
+A spec is data, not code: the report module has no branch per paper. Keys (paths relative to the
+repository root; reference CSVs relative to ``results/reference/``)::
+
+    paper: topoae                 # id, the section's anchor (#topoae)
+    order: 10                     # sections sorted by it
+    title: Topological Autoencoders (ICML 2020)
+    citation: Moor, Horn, Rieck, Borgwardt
+    results:                      # result directories: README.md, claims.yaml, provenance.json
+      - {path: results/spheres, command: make reproduce-spheres, budget: "..."}
+    tables:
+      - id: spheres
+        title: SPHERES, Table 1
+        source: results/spheres/runs.csv
+        kind: runs                # runs (one row per run, aggregated over seeds) | aggregated
+                                  # (<metric>_mean, <metric>_std, n_seeds) | values (one value)
+        where: {dataset: spheres} # rows of the source kept
+        rows: [method]            # the row key
+        order: [isomap, pca]      # optional order of the first key's values
+        metrics: [kl_0.1, rmse]
+        labels: {pca: PCA}        # display names of key values and metrics
+        pivot: null               # {index: [beta, n], columns: method, values: mean}
+        reference:                # the paper's values (optional)
+          csv: topoae_table1.csv
+          where: {dataset: spheres}
+          keys: {method: method}  # our row key → its column (default: same name)
+          columns: {bottleneck_h0: bottleneck}   # our metric → its column
+          context: false          # true: shown beside ours, never compared (another regime)
+        tolerance: {kind: relative, value: 0.2}
+    figures:
+      - {path: results/spheres/latents.png, caption: "..."}
+
+A bad spec fails on load, naming the file and the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from annotated_types import Gt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from topoexp.report.tables import Tolerance
+
+__all__ = ["PaperSpec", "SpecError", "TableSpec", "load_spec", "load_specs"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ToleranceSpec(_Strict):
+    kind: Literal["relative", "absolute", "paper_std"] = "relative"
+    value: Annotated[float, Gt(0)] = 0.2
+
+    def build(self) -> Tolerance:
+        return Tolerance(self.kind, self.value)
+
+
+class ReferenceSpec(_Strict):
+    csv: str
+    where: dict[str, str | int | float] = Field(default_factory=dict)
+    keys: dict[str, str] = Field(default_factory=dict)
+    columns: dict[str, str] = Field(default_factory=dict)
+    std_suffix: str = "_std"
+    context: bool = False
+    label: str = "paper"
+
+
+class PivotSpec(_Strict):
+    index: list[str]
+    columns: str
+    values: str
+
+
+class TableSpec(_Strict):
+    id: str
+    title: str
+    source: str
+    kind: Literal["runs", "aggregated", "values"] = "runs"
+    where: dict[str, str | int | float] = Field(default_factory=dict)
+    rows: list[str]
+    order: list[str] = Field(default_factory=list)
+    metrics: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    pivot: PivotSpec | None = None
+    reference: ReferenceSpec | None = None
+    tolerance: ToleranceSpec | None = None
+    note: str = ""
+
+
+class FigureSpec(_Strict):
+    path: str
+    caption: str
+
+
+class ResultsSpec(_Strict):
+    path: str
+    command: str = ""
+    budget: str = ""
+
+
+class PaperSpec(_Strict):
+    paper: str
+    order: int = 100
+    title: str
+    citation: str = ""
+    summary: str = ""
+    results: list[ResultsSpec]
+    tables: list[TableSpec] = Field(default_factory=list)
+    figures: list[FigureSpec] = Field(default_factory=list)
+    source_file: str = ""
+
+
+class SpecError(ValueError):
+    """A report spec that cannot be used; the message names the file and the key."""
+
+
+def load_spec(path: Path) -> PaperSpec:
+    """Read and check one spec file."""
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: expected a mapping at the top level")
+    try:
+        spec = PaperSpec(**data, source_file=path.name)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise SpecError(f"{path}: {problems}") from None
+    for table in spec.tables:
+        if table.reference is not None and not table.reference.context and table.tolerance is None:
+            raise SpecError(
+                f"{path}: tables.{table.id}.tolerance: a table compared with a reference needs one"
+            )
+    ids = [t.id for t in spec.tables]
+    if len(set(ids)) != len(ids):
+        raise SpecError(f"{path}: tables: ids must be unique, got {ids}")
+    return spec
+
+
+def load_specs(directory: Path) -> list[PaperSpec]:
+    """Every ``*.yaml`` spec of ``directory``, sorted by ``order`` then paper id."""
+    specs = [load_spec(p) for p in sorted(directory.glob("*.yaml"))]
+    if not specs:
+        raise SpecError(f"no report specs (*.yaml) in {directory}")
+    papers = [s.paper for s in specs]
+    if len(set(papers)) != len(papers):
+        raise SpecError(f"{directory}: paper ids must be unique, got {papers}")
+    return sorted(specs, key=lambda s: (s.order, s.paper))
