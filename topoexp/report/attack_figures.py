@@ -64,9 +64,12 @@ def examples_figure(arrays: dict[str, np.ndarray], n: int, title: str = "") -> F
             if row == 0:
                 ax.set_title(f"label {arrays['labels'][i]}", fontsize=8)
             else:
-                ok = "✓" if arrays["success"][i] else "✗"
-                ax.set_title(f"→ {arrays['targets'][i]}: {arrays['final_pred'][i]} {ok}",
-                             fontsize=8, color="red" if arrays["success"][i] else "black")  # fmt: skip
+                hit = bool(arrays["success"][i])
+                ax.set_title(
+                    f"→ {arrays['targets'][i]}: {arrays['final_pred'][i]} {'✓' if hit else '✗'}",
+                    fontsize=8,
+                    color="red" if hit else "black",
+                )
     fig.suptitle(f"{title}: original (top), adversarial (bottom)", fontsize=9)
     fig.tight_layout()
     return fig
