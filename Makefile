@@ -50,6 +50,7 @@ bench: install  ## benchmarks, each a ratio against a peer measured in the same 
 	$(PY) benchmarks/bench_topology_layer.py --json results/bench/topology_layer.json
 	$(PY) benchmarks/bench_corel.py --json results/bench/corel.json
 	$(PY) benchmarks/bench_homreg.py --root $(TOPOEXP_DATA_DIR) --json results/bench/homreg.json
+	$(PY) benchmarks/bench_topmodel_features.py --mnist-root $(TOPOEXP_DATA_DIR) --json results/bench/topmodel_features.json
 
 RUN_FLAGS := logger.mode=offline trainer.progress=false
 SPHERES_METHODS := pca isomap tsne umap ae topoae topopca
@@ -223,7 +224,8 @@ reproduce-toplayer-attacks: install  ## TopologyLayer paper: attacks on TopModel
 	$(MAKE) report-toplayer-attacks
 
 report-toplayer-attacks: install  ## rebuild results/topology_layer/attacks from multirun/toplayer_attacks
-	$(PY) -m topoexp.report.attacks --runs multirun/toplayer_attacks --out $(ATTACKS_OUT)
+	$(PY) -m topoexp.report.attacks --runs multirun/toplayer_attacks --out $(ATTACKS_OUT) \
+	  --reference $(SHARED)/reference/topology_layer_attacks.csv
 # ---- end TopologyLayer ----------------------------------------------------------------------
 # ------------------------------------------------ homological regularisation of generative AEs
 # {MNIST, Fashion-MNIST} × {AE, AE + regulariser, VAE} × latent {2, 5, 10}, the disk-

@@ -1,0 +1,290 @@
+"""results/topology_layer/attacks from the attack runs: table beside the paper, grid, examples.
+
+    python -m topoexp.report.attacks --runs multirun/toplayer_attacks \
+        --reference REFERENCE/topology_layer_attacks.csv --out results/topology_layer/attacks
+
+Reads every completed run of the ``attack`` task below ``--runs`` (``config.yaml``,
+``metrics.json``, ``attacks.npz``, ``grid.npz``, ``provenance.json``) and writes
+
+- ``table.md`` / ``table.csv``: per model at the main bound (``--eps``), test accuracy and attack
+  success rate beside the paper's (``--reference``), success among correctly classified images,
+  steps and perturbation size of the successes, times; ``eps.md``: success rate per model and L∞
+  bound;
+- ``grid.png``: the source × target grids of the three models (the paper's Figure 12);
+- ``examples.png``: test images whose attack on TopModel succeeded, with the adversarial images
+  of TopModel, the MLP and the CNN for the same target (Figure 13);
+- ``success.png``: success rate against the step (main bound) and against the bound;
+- ``provenance.json`` (commit, seeds, budgets, times per run) and ``README.md`` deciding each
+  claim with the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure
+
+from topoexp import io
+from topoexp.records import run_state
+from topoexp.report.attack_figures import grid_axes
+
+__all__ = ["build", "collect", "main"]
+
+MODELS = ("topmodel", "mlp", "cnn")
+LABELS = {"topmodel": "TopModel", "mlp": "MLP", "cnn": "CNN"}
+BUDGET_KEYS = ("eps", "step_size", "steps", "clip_min", "clip_max", "early_stop", "n_attack",
+               "attack_seed")  # fmt: skip
+
+
+def collect(runs_dir: Path) -> pd.DataFrame:
+    """One row per completed attack run: model, budget, metrics, run directory."""
+    rows = []
+    for metrics_file in sorted(runs_dir.rglob("metrics.json")):
+        run_dir = metrics_file.parent
+        if run_state(run_dir) != "completed":
+            print(f"skipping {run_state(run_dir)} run {run_dir}", file=sys.stderr)
+            continue
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+        if not str(cfg["task"].get("_target_", "")).endswith("AttackTask"):
+            continue
+        model = str(cfg["method"]).removeprefix("attack_")
+        prov = json.loads((run_dir / "provenance.json").read_text())
+        rows.append(
+            {
+                "model": model,
+                "seed": int(cfg["seed"]),
+                **{k: cfg["task"][k] for k in BUDGET_KEYS},
+                "fit_epochs": cfg["task"]["fit_epochs"] if model == "topmodel" else None,
+                "train_subset": cfg["task"]["train_subset"],
+                "git_commit": prov.get("git_commit"),
+                "git_dirty": prov.get("git_dirty"),
+                "run_dir": str(run_dir),
+                "duration_s": prov.get("duration_s"),
+                **json.loads(metrics_file.read_text()),
+            }
+        )
+    if not rows:
+        raise FileNotFoundError(f"no completed attack runs below {runs_dir}")
+    return pd.DataFrame(rows)
+
+
+def read_reference(path: Path | None) -> dict[str, dict[str, str]]:
+    """The paper's numbers per model (``target_model`` → row), empty without a file."""
+    if path is None or not path.is_file():
+        return {}
+    ref = pd.read_csv(path, dtype=str).fillna("")
+    return {row["target_model"]: row for row in ref.to_dict("records")}
+
+
+def _pct(x: float) -> str:
+    return "" if x is None or not np.isfinite(x) else f"{100 * x:.1f} %"
+
+
+def main_table(runs: pd.DataFrame, eps: float, ref: dict) -> pd.DataFrame:
+    rows = []
+    for model in MODELS:
+        sel = runs[(runs.model == model) & np.isclose(runs.eps, eps)]
+        if sel.empty:
+            continue
+        r = sel.iloc[0]
+        paper = ref.get(model, {})
+        rate = paper.get("attack_success_rate", "")
+        rows.append(
+            {
+                "model": LABELS[model],
+                "test accuracy": _pct(r.test_accuracy),
+                "paper accuracy": paper.get("test_accuracy", "").replace("-", "–") + " %"
+                if paper.get("test_accuracy")
+                else "",
+                "attack success": _pct(r.attack_success_rate),
+                "paper success": _pct(float(rate)) if rate else "",
+                "success (correct before)": _pct(r.attack_success_rate_correct),
+                "grid success": _pct(r.get("grid_success_rate", np.nan)),
+                "mean steps (successes)": f"{r.get('attack_mean_steps_success', np.nan):.1f}",
+                "mean L∞ / L2 (successes)": f"{r.get('attack_mean_linf_success', np.nan):.3f} / "
+                f"{r.get('attack_mean_l2_success', np.nan):.2f}",
+                "attack time (s)": f"{r.attack_s:.0f}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def eps_table(runs: pd.DataFrame) -> pd.DataFrame:
+    table = runs.pivot_table(index="eps", columns="model", values="attack_success_rate")
+    table = table[[m for m in MODELS if m in table.columns]]
+    return table.rename(columns=LABELS)
+
+
+def _markdown(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def _run(runs: pd.DataFrame, model: str, eps: float) -> pd.Series | None:
+    sel = runs[(runs.model == model) & np.isclose(runs.eps, eps)]
+    return None if sel.empty else sel.iloc[0]
+
+
+def grid_panels(runs: pd.DataFrame, eps: float) -> Figure:
+    models = [m for m in MODELS if _run(runs, m, eps) is not None]
+    fig = Figure(figsize=(5.0 * len(models), 5.6))
+    for k, model in enumerate(models):
+        with np.load(Path(_run(runs, model, eps).run_dir) / "grid.npz") as z:
+            grid_axes(fig.add_subplot(1, len(models), k + 1), z["images"], z["success"],
+                      f"{LABELS[model]}, ε = {eps:g}")  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
+def examples(runs: pd.DataFrame, eps: float, n: int = 6) -> Figure | None:
+    arrays = {}
+    for model in MODELS:
+        run = _run(runs, model, eps)
+        if run is None:
+            return None
+        with np.load(Path(run.run_dir) / "attacks.npz") as z:
+            arrays[model] = {key: z[key] for key in z.files}
+    top = arrays["topmodel"]
+    pick = np.nonzero(top["success"])[0][:n]
+    if len(pick) == 0:
+        return None
+    fig = Figure(figsize=(1.7 * len(pick), 7.2))
+    rows = [("original", None)] + [(LABELS[m], m) for m in MODELS]
+    for col, i in enumerate(pick):
+        for row, (label, model) in enumerate(rows):
+            ax = fig.add_subplot(len(rows), len(pick), row * len(pick) + col + 1)
+            source = top if model is None else arrays[model]
+            assert source["indices"][i] == top["indices"][i]  # the same test image everywhere
+            image = source["originals" if model is None else "adversarial"][i].squeeze()
+            ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if model is None:
+                ax.set_title(f"{top['labels'][i]} → {top['targets'][i]}", fontsize=9)
+            else:
+                ok = bool(source["success"][i])
+                ax.set_title(f"pred {source['final_pred'][i]}", fontsize=8,
+                             color="red" if ok else "black")  # fmt: skip
+            if col == 0:
+                ax.set_ylabel(label, fontsize=9)
+    fig.suptitle(f"attacks that succeed on TopModel (ε = {eps:g}); red: classified as the target",
+                 fontsize=9)  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
+def success_curves(runs: pd.DataFrame, eps: float) -> Figure:
+    fig = Figure(figsize=(10, 3.6))
+    ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    for model in MODELS:
+        run = _run(runs, model, eps)
+        if run is not None:
+            with np.load(Path(run.run_dir) / "attacks.npz") as z:
+                curve = z["success_after_step"]
+            ax1.plot(np.arange(1, len(curve) + 1), curve, label=LABELS[model])
+        sel = runs[runs.model == model].sort_values("eps")
+        ax2.plot(sel.eps, sel.attack_success_rate, "o-", label=LABELS[model])
+    ax1.set(xlabel="step", ylabel="success rate", title=f"ε = {eps:g}", ylim=(0, 1.02))
+    ax2.set(xlabel="L∞ bound ε", ylabel="success rate", title="after all steps", ylim=(0, 1.02))
+    for ax in (ax1, ax2):
+        ax.axhline(0.252, color="gray", ls=":", lw=1, label="paper, TopModel")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             check=True)  # fmt: skip
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def claims(runs: pd.DataFrame, eps: float) -> dict[str, dict]:
+    """The two claims decided on the numbers at the main bound."""
+    get = {m: _run(runs, m, eps) for m in MODELS}
+    out = {}
+    top = get["topmodel"]
+    if top is not None:
+        acc = float(top.test_accuracy)
+        out["accuracy"] = {
+            "topmodel_test_accuracy": acc,
+            "in_80_85": 0.80 <= acc <= 0.85,
+            "at_least_80": acc >= 0.80,
+        }
+    if top is not None and get["mlp"] is not None and get["cnn"] is not None:
+        rates = {m: float(get[m].attack_success_rate) for m in MODELS}
+        out["robustness"] = {
+            **{f"{m}_success_rate": r for m, r in rates.items()},
+            "topmodel_below_both": rates["topmodel"] < min(rates["mlp"], rates["cnn"]),
+            "gap_to_lower_pixel_model": min(rates["mlp"], rates["cnn"]) - rates["topmodel"],
+        }
+    return out
+
+
+def build(runs_dir: Path, out_dir: Path, reference: Path | None, eps: float) -> dict:
+    runs = collect(runs_dir)
+    ref = read_reference(reference)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = main_table(runs, eps, ref)
+    io.write_text(out_dir / "table.md", _markdown(table))
+    io.write_text(out_dir / "table.csv", table.to_csv(index=False))
+    by_eps = eps_table(runs)
+    pct = by_eps.map(_pct).reset_index().rename(columns={"eps": "L∞ bound ε"})
+    io.write_text(out_dir / "eps.md", _markdown(pct))
+    figures = {"grid": grid_panels(runs, eps), "success": success_curves(runs, eps)}
+    ex = examples(runs, eps)
+    if ex is not None:
+        figures["examples"] = ex
+    for name, fig in figures.items():
+        io.save_figure(out_dir / f"{name}.png", fig, dpi=120, bbox_inches="tight")
+    decided = claims(runs, eps)
+    io.write_json(
+        out_dir / "provenance.json",
+        {
+            "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "git_commit_report": _git_commit(),
+            "main_eps": eps,
+            "claims": decided,
+            "runs": [
+                {
+                    key: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                    for key, v in row.items()
+                    if key != "run_dir"
+                }
+                for row in runs.sort_values(["model", "eps"]).to_dict("records")
+            ],
+        },
+    )
+    return {"table": table, "eps": by_eps, "claims": decided}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=Path, default=Path("multirun/toplayer_attacks"))
+    parser.add_argument("--out", type=Path, default=Path("results/topology_layer/attacks"))
+    parser.add_argument("--reference", type=Path, default=None, help="the paper's numbers (CSV)")
+    parser.add_argument("--eps", type=float, default=0.3, help="the main table's L∞ bound")
+    args = parser.parse_args(argv)
+    result = build(args.runs, args.out, args.reference, args.eps)
+    print(_markdown(result["table"]))
+    print(json.dumps(result["claims"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
