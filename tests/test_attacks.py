@@ -166,40 +166,58 @@ def test_the_committed_pixel_mlp_matches_its_manifest():
 # -- the task ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fake(tmp_path: Path):
-    """Factory: an attack experiment on a fake MNIST (stripes by class), tiny budgets."""
+def _factory(root: Path):
+    """Factory: an attack experiment on a fake MNIST (stripes by class) under ``root``."""
     from tests.test_homreg_task import write_fake_mnist
 
-    write_fake_mnist(tmp_path / "data")
+    if not (root / "data").is_dir():
+        write_fake_mnist(root / "data")
 
     def make(experiment: str, *overrides: str, out: str = "run"):
         return compose(
             [
                 f"+experiment=toplayer/attacks/{experiment}",
                 "logger=none",
-                f"paths.data_dir={tmp_path / 'data'}",
+                f"paths.data_dir={root / 'data'}",
                 "dataset.verify_checksums=false",
                 "task.n_attack=12",
                 "task.train_subset=100",
                 "task.test_subset=60",
                 "task.steps=4",
-                "task.fit_epochs=3",
                 "task.n_examples=4",
-                f"task.feature_cache={tmp_path / 'cache'}",
+                "task.fit_epochs=40",
+                "task.fit_lr=0.01",
+                f"task.feature_cache={root / 'cache'}",
                 *overrides,
             ],
-            tmp_path / out,
+            root / out,
         )
 
     return make
 
 
-def test_the_topmodel_task_fits_caches_and_attacks(fake, tmp_path):
+@pytest.fixture
+def fake(tmp_path: Path):
+    return _factory(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def three_runs(tmp_path_factory) -> tuple[Path, dict[str, dict[str, float]]]:
+    """TopModel, the committed MLP and CNN attacked on the fake MNIST (runs/<model>)."""
     from topoexp.run import run
 
-    metrics = run(fake("topmodel", "task.fit_epochs=40", "task.fit_lr=0.01"))
-    out = tmp_path / "run"
+    root = tmp_path_factory.mktemp("attacks")
+    make = _factory(root)
+    metrics = {m: run(make(m, out=f"runs/{m}")) for m in ("topmodel", "mlp", "cnn")}
+    return root, metrics
+
+
+def test_the_topmodel_task_fits_caches_and_attacks(three_runs):
+    from topoexp.run import run
+
+    root, all_metrics = three_runs
+    metrics = all_metrics["topmodel"]
+    out = root / "runs" / "topmodel"
     for name in ("attacks.npz", "grid.npz", "grid.png", "examples.png", "history.json",
                  "checkpoints/topmodel.pt", "provenance.json"):  # fmt: skip
         assert (out / name).is_file(), name
@@ -215,13 +233,43 @@ def test_the_topmodel_task_fits_caches_and_attacks(fake, tmp_path):
         assert z["success"].mean() == pytest.approx(metrics["attack_success_rate"])
     with np.load(out / "grid.npz") as z:
         assert z["images"].shape == (10, 10, 1, 28, 28) and not z["success"].diagonal().any()
-    cached = sorted((tmp_path / "cache").glob("features_*.npz"))
+    cached = sorted((root / "cache").glob("features_*.npz"))
     assert len(cached) == 2  # training and test features
-    again = run(fake("topmodel", "task.fit_epochs=40", "task.fit_lr=0.01", "task.grid=false",
-                     "task.n_examples=0", "task.n_attack=1", out="run2"))  # fmt: skip
+    again = run(_factory(root)("topmodel", "task.grid=false", "task.n_examples=0",
+                               "task.n_attack=1", out="again"))  # fmt: skip
     # the cache is read: the same features give the same model
     assert again["test_accuracy"] == metrics["test_accuracy"]
     assert again["train_features_s"] < metrics["train_features_s"]
+
+
+def test_the_report_puts_the_runs_beside_the_paper(three_runs, tmp_path):
+    from topoexp.report.attacks import build
+
+    root, metrics = three_runs
+    ref = tmp_path / "ref.csv"
+    ref.write_text(
+        "target_model,attack_success_rate,test_accuracy,note\n"
+        'topmodel,0.252,0.80-0.85,"x"\nmlp,1.00,,same\ncnn,1.00,,same\n'
+    )
+    result = build(root / "runs", tmp_path / "out", ref, eps=0.3)
+    for name in ("table.md", "table.csv", "eps.md", "grid.png", "success.png", "claims.md",
+                 "provenance.json"):  # fmt: skip
+        assert (tmp_path / "out" / name).is_file(), name
+    table = result["table"].set_index("model")
+    assert table.loc["TopModel", "paper success"] == "25.2 %"
+    assert (
+        table.loc["MLP", "attack success"] == f"{100 * metrics['mlp']['attack_success_rate']:.1f} %"
+    )
+    rob = result["claims"]["robustness"]
+    assert rob["cnn_success_rate"] == metrics["cnn"]["attack_success_rate"]
+    expected = metrics["topmodel"]["attack_success_rate"] < min(
+        metrics["mlp"]["attack_success_rate"], metrics["cnn"]["attack_success_rate"]
+    )
+    assert rob["topmodel_below_both"] == expected
+    assert (
+        result["claims"]["accuracy"]["topmodel_test_accuracy"]
+        == metrics["topmodel"]["test_accuracy"]
+    )
 
 
 def test_the_task_refuses_pixels_outside_zero_one(fake):

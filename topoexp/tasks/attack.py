@@ -110,6 +110,9 @@ class AttackTask:
         fit_epochs, fit_lr, fit_batch_size, fit_weight_decay: TopModel's head training.
         train_subset, test_subset: only the first that many images of a split (smoke tests).
         feature_cache: folder of the cached training / test features; ``None``: no cache.
+        num_threads: torch threads of this run (``None``: the harness's ``auto``, the cores
+            divided by the parallel jobs); on a busy machine one thread avoids the stalls of
+            OpenMP threads waiting for each other in the small ops of the head and the attack.
     """
 
     job_type = "attack"
@@ -134,6 +137,7 @@ class AttackTask:
         train_subset: Annotated[int, Ge(1)] | None = None,
         test_subset: Annotated[int, Ge(1)] | None = None,
         feature_cache: str | None = None,
+        num_threads: Annotated[int, Ge(1)] | None = None,
     ) -> None:
         self.n_attack, self.attack_seed = n_attack, attack_seed
         self.eps, self.step_size, self.steps = eps, step_size, steps
@@ -143,6 +147,7 @@ class AttackTask:
         self.fit_batch_size, self.fit_weight_decay = fit_batch_size, fit_weight_decay
         self.train_subset, self.test_subset = train_subset, test_subset
         self.feature_cache = feature_cache
+        self.num_threads = num_threads
 
     @property
     def budget(self):
@@ -184,6 +189,9 @@ class AttackTask:
         from topoexp.data.tensors import split_tensors
         from topoexp.models.topmodel import TopModel
 
+        if self.num_threads is not None:
+            torch.set_num_threads(self.num_threads)
+            ctx.record.add_facts(threads=self.num_threads)
         data = ctx.build("dataset", split_seed=ctx.seed)
         test_x, test_y = split_tensors(data.test)
         if self.test_subset is not None:
