@@ -214,13 +214,15 @@ reproduce-toplayer-signature: install  ## TopoAE's signature over dimensions 0 a
 # Topological adversarial attacks (Figures 12, 13): TopModel, the pixel MLP and the CNN, each at
 # every L-infinity bound of ATTACK_EPS (the main table uses task.eps = 0.3, conf/task/attack.yaml).
 ATTACK_EPS ?= 0.05,0.1,0.2,0.3
+# extra overrides of every attack run, e.g. ATTACK_FLAGS=task.num_threads=1 (the committed results)
+ATTACK_FLAGS ?=
 ATTACKS_OUT ?= results/topology_layer/attacks
 .PHONY: reproduce-toplayer-attacks report-toplayer-attacks
 reproduce-toplayer-attacks: install  ## TopologyLayer paper: attacks on TopModel, MLP and CNN (Figures 12-13) into results/topology_layer/attacks
 	rm -rf multirun/toplayer_attacks
 	$(PY) -m topoexp -m \
 	  "+experiment=toplayer/attacks/topmodel,toplayer/attacks/mlp,toplayer/attacks/cnn" \
-	  task.eps=$(ATTACK_EPS) logger=none hydra.sweep.dir=multirun/toplayer_attacks
+	  task.eps=$(ATTACK_EPS) $(ATTACK_FLAGS) logger=none hydra.sweep.dir=multirun/toplayer_attacks
 	$(MAKE) report-toplayer-attacks
 
 report-toplayer-attacks: install  ## rebuild results/topology_layer/attacks from multirun/toplayer_attacks

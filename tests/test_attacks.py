@@ -188,6 +188,7 @@ def _factory(root: Path):
                 "task.fit_epochs=40",
                 "task.fit_lr=0.01",
                 f"task.feature_cache={root / 'cache'}",
+                "task.num_threads=1",
                 *overrides,
             ],
             root / out,
