@@ -214,7 +214,7 @@ reproduce-toplayer-signature: install  ## TopoAE's signature over dimensions 0 a
 # Topological adversarial attacks (Figures 12, 13): TopModel, the pixel MLP and the CNN, each at
 # every L-infinity bound of ATTACK_EPS (the main table uses task.eps = 0.3, conf/task/attack.yaml).
 ATTACK_EPS ?= 0.05,0.1,0.2,0.3
-# extra overrides of every attack run, e.g. ATTACK_FLAGS=task.num_threads=1 (the committed results)
+# extra overrides of every attack run (sweep syntax in a multirun), e.g. "task.steps=choice(50)"
 ATTACK_FLAGS ?=
 ATTACKS_OUT ?= results/topology_layer/attacks
 .PHONY: reproduce-toplayer-attacks report-toplayer-attacks
