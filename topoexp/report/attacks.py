@@ -91,6 +91,14 @@ def _pct(x: float) -> str:
     return "" if x is None or not np.isfinite(x) else f"{100 * x:.1f} %"
 
 
+def _range_pct(text: str) -> str:
+    """``0.80-0.85`` → ``80–85 %``; a single fraction → a percentage; empty stays empty."""
+    if not text:
+        return ""
+    parts = [100 * float(p) for p in text.split("-")]
+    return "–".join(f"{p:g}" for p in parts) + " %"
+
+
 def main_table(runs: pd.DataFrame, eps: float, ref: dict) -> pd.DataFrame:
     rows = []
     for model in MODELS:
@@ -104,9 +112,7 @@ def main_table(runs: pd.DataFrame, eps: float, ref: dict) -> pd.DataFrame:
             {
                 "model": LABELS[model],
                 "test accuracy": _pct(r.test_accuracy),
-                "paper accuracy": paper.get("test_accuracy", "").replace("-", "–") + " %"
-                if paper.get("test_accuracy")
-                else "",
+                "paper accuracy": _range_pct(paper.get("test_accuracy", "")),
                 "attack success": _pct(r.attack_success_rate),
                 "paper success": _pct(float(rate)) if rate else "",
                 "success (correct before)": _pct(r.attack_success_rate_correct),
@@ -161,25 +167,31 @@ def examples(runs: pd.DataFrame, eps: float, n: int = 6) -> Figure | None:
     pick = np.nonzero(top["success"])[0][:n]
     if len(pick) == 0:
         return None
-    fig = Figure(figsize=(1.7 * len(pick), 7.2))
-    rows = [("original", None)] + [(LABELS[m], m) for m in MODELS]
+    fig = Figure(figsize=(1.7 * len(pick), 9.0))
+    rows = [("original", None, "originals"), ("TopModel", "topmodel", "adversarial"),
+            ("TopModel − original", "topmodel", "delta"), ("MLP", "mlp", "adversarial"),
+            ("CNN", "cnn", "adversarial")]  # fmt: skip
     for col, i in enumerate(pick):
-        for row, (label, model) in enumerate(rows):
+        for row, (label, model, key) in enumerate(rows):
             ax = fig.add_subplot(len(rows), len(pick), row * len(pick) + col + 1)
             source = top if model is None else arrays[model]
             assert source["indices"][i] == top["indices"][i]  # the same test image everywhere
-            image = source["originals" if model is None else "adversarial"][i].squeeze()
-            ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+            if key == "delta":
+                delta = (source["adversarial"][i] - source["originals"][i]).squeeze()
+                ax.imshow(delta, cmap="RdBu_r", vmin=-eps, vmax=eps)
+                ax.set_title(f"{int((np.abs(delta) > 1e-6).sum())} pixels changed", fontsize=7)
+            else:
+                ax.imshow(source[key][i].squeeze(), cmap="gray_r", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
             if model is None:
                 ax.set_title(f"{top['labels'][i]} → {top['targets'][i]}", fontsize=9)
-            else:
+            elif key == "adversarial":
                 ok = bool(source["success"][i])
                 ax.set_title(f"pred {source['final_pred'][i]}", fontsize=8,
                              color="red" if ok else "black")  # fmt: skip
             if col == 0:
-                ax.set_ylabel(label, fontsize=9)
+                ax.set_ylabel(label, fontsize=8)
     fig.suptitle(f"attacks that succeed on TopModel (ε = {eps:g}); red: classified as the target",
                  fontsize=9)  # fmt: skip
     fig.tight_layout()
