@@ -212,7 +212,8 @@ reproduce-toplayer-signature: install  ## TopoAE's signature over dimensions 0 a
 	  seed=$(SEEDS) $(RUN_FLAGS) hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
 	  hydra.sweep.dir=multirun/toplayer_signature
 # Topological adversarial attacks (Figures 12, 13): TopModel, the pixel MLP and the CNN, each at
-# every L-infinity bound of ATTACK_EPS (the main table uses task.eps = 0.3, conf/task/attack.yaml).
+# every L-infinity bound of ATTACK_EPS (the main table uses task.eps = 0.3, conf/task/attack.yaml),
+# then one-step FGSM (a single step of size 0.3) for comparison.
 ATTACK_EPS ?= 0.05,0.1,0.2,0.3
 # extra overrides of every attack run (sweep syntax in a multirun), e.g. "task.steps=choice(50)"
 ATTACK_FLAGS ?=
@@ -223,6 +224,10 @@ reproduce-toplayer-attacks: install  ## TopologyLayer paper: attacks on TopModel
 	$(PY) -m topoexp -m \
 	  "+experiment=toplayer/attacks/topmodel,toplayer/attacks/mlp,toplayer/attacks/cnn" \
 	  task.eps=$(ATTACK_EPS) $(ATTACK_FLAGS) logger=none hydra.sweep.dir=multirun/toplayer_attacks
+	$(PY) -m topoexp -m \
+	  "+experiment=toplayer/attacks/topmodel,toplayer/attacks/mlp,toplayer/attacks/cnn" \
+	  "task.steps=choice(1)" "task.step_size=choice(0.3)" "task.eps=choice(0.3)" \
+	  "task.grid=choice(false)" logger=none hydra.sweep.dir=multirun/toplayer_attacks/fgsm
 	$(MAKE) report-toplayer-attacks
 
 report-toplayer-attacks: install  ## rebuild results/topology_layer/attacks from multirun/toplayer_attacks

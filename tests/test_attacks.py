@@ -252,8 +252,8 @@ def test_the_report_puts_the_runs_beside_the_paper(three_runs, tmp_path):
         "target_model,attack_success_rate,test_accuracy,note\n"
         'topmodel,0.252,0.80-0.85,"x"\nmlp,1.00,,same\ncnn,1.00,,same\n'
     )
-    result = build(root / "runs", tmp_path / "out", ref, eps=0.3)
-    for name in ("table.md", "table.csv", "eps.md", "grid.png", "success.png", "claims.md",
+    result = build(root / "runs", tmp_path / "out", ref, eps=0.3, steps=4)
+    for name in ("table.md", "table.csv", "budgets.md", "grid.png", "success.png", "claims.md",
                  "provenance.json"):  # fmt: skip
         assert (tmp_path / "out" / name).is_file(), name
     table = result["table"].set_index("model")

@@ -8,8 +8,8 @@ Reads every completed run of the ``attack`` task below ``--runs`` (``config.yaml
 
 - ``table.md`` / ``table.csv``: per model at the main bound (``--eps``), test accuracy and attack
   success rate beside the paper's (``--reference``), success among correctly classified images,
-  steps and perturbation size of the successes, times; ``eps.md``: success rate per model and L∞
-  bound;
+  steps and perturbation size of the successes, times (runs of ``--steps`` steps);
+  ``budgets.md``: success rate per model and budget (every run, e.g. one-step FGSM too);
 - ``grid.png``: the source × target grids of the three models (the paper's Figure 12);
 - ``examples.png``: test images whose attack on TopModel succeeded, with the adversarial images
   of TopModel, the MLP and the CNN for the same target (Figure 13);
@@ -126,9 +126,14 @@ def main_table(runs: pd.DataFrame, eps: float, ref: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def eps_table(runs: pd.DataFrame) -> pd.DataFrame:
-    table = runs.pivot_table(index="eps", columns="model", values="attack_success_rate")
-    table = table[[m for m in MODELS if m in table.columns]]
+def budget_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Success rate per model for every budget (steps, step size, L∞ bound) among the runs."""
+    runs = runs.assign(
+        budget=[f"{int(r.steps)} × {r.step_size:g}, ε = {r.eps:g}" for r in runs.itertuples()]
+    )
+    order = runs.sort_values(["steps", "eps"], ascending=[False, False]).budget.unique()
+    table = runs.pivot_table(index="budget", columns="model", values="attack_success_rate")
+    table = table.loc[order, [m for m in MODELS if m in table.columns]]
     return table.rename(columns=LABELS)
 
 
@@ -283,16 +288,21 @@ def claims_markdown(decided: dict[str, dict], eps: float) -> str:
     return "\n".join(lines)
 
 
-def build(runs_dir: Path, out_dir: Path, reference: Path | None, eps: float) -> dict:
-    runs = collect(runs_dir)
+def build(
+    runs_dir: Path, out_dir: Path, reference: Path | None, eps: float, steps: int = 100
+) -> dict:
+    every = collect(runs_dir)
+    runs = every[every.steps == steps]  # the main protocol; other budgets in budgets.md only
+    if runs.empty:
+        raise FileNotFoundError(f"no attack runs with {steps} steps below {runs_dir}")
     ref = read_reference(reference)
     out_dir.mkdir(parents=True, exist_ok=True)
     table = main_table(runs, eps, ref)
     io.write_text(out_dir / "table.md", _markdown(table))
     io.write_text(out_dir / "table.csv", table.to_csv(index=False))
-    by_eps = eps_table(runs)
-    pct = by_eps.map(_pct).reset_index().rename(columns={"eps": "L∞ bound ε"})
-    io.write_text(out_dir / "eps.md", _markdown(pct))
+    by_budget = budget_table(every)
+    pct = by_budget.map(_pct).reset_index().rename(columns={"budget": "steps × step size, bound"})
+    io.write_text(out_dir / "budgets.md", _markdown(pct))
     figures = {"grid": grid_panels(runs, eps), "success": success_curves(runs, eps)}
     ex = examples(runs, eps)
     if ex is not None:
@@ -314,11 +324,11 @@ def build(runs_dir: Path, out_dir: Path, reference: Path | None, eps: float) -> 
                     for key, v in row.items()
                     if key != "run_dir"
                 }
-                for row in runs.sort_values(["model", "eps"]).to_dict("records")
+                for row in every.sort_values(["model", "steps", "eps"]).to_dict("records")
             ],
         },
     )
-    return {"table": table, "eps": by_eps, "claims": decided}
+    return {"table": table, "budgets": by_budget, "claims": decided}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -327,8 +337,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("results/topology_layer/attacks"))
     parser.add_argument("--reference", type=Path, default=None, help="the paper's numbers (CSV)")
     parser.add_argument("--eps", type=float, default=0.3, help="the main table's L∞ bound")
+    parser.add_argument("--steps", type=int, default=100, help="the main protocol's steps")
     args = parser.parse_args(argv)
-    result = build(args.runs, args.out, args.reference, args.eps)
+    result = build(args.runs, args.out, args.reference, args.eps, args.steps)
     print(_markdown(result["table"]))
     print(json.dumps(result["claims"], indent=1))
 
