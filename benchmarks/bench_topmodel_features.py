@@ -15,8 +15,9 @@
 
 Ratios, not absolute times, carry across machines; both sides run in this process on the same
 images with ``--threads`` torch threads. The compiled union-find is single-threaded, and on a busy
-2-core machine two torch threads made the forward 1.3× and one attack step (forward and backward)
-about 8× slower than one thread (OpenMP threads waiting for each other), hence one by default.
+2-core machine two torch threads made the attack step many times slower than one thread
+(``results/bench/topmodel_features*.json``: OpenMP threads waiting for each other), hence one by
+default.
 """
 
 from __future__ import annotations
