@@ -296,3 +296,15 @@ def test_a_shrunk_run_through_the_command_line(datasets_root, tmp_path):
     assert metrics["test_accuracy"] > 0.95  # the committed MLP: 97.96 % on the whole test split
     assert metrics["attack_success_rate"] == 1.0  # ε = 0.3 breaks the pixel MLP every time
     assert json.loads((tmp_path / "status.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.data
+def test_the_committed_pixel_mlp_scores_its_recorded_accuracy(datasets_root):
+    from topoexp.evaluation.image_tensors import image_tensors
+    from topoexp.models.classifier import read_manifest
+
+    x, y = image_tensors("mnist", datasets_root, "test")
+    with torch.no_grad():
+        pred = load_classifier("mnist_mlp")(x).argmax(1)
+    accuracy = float((pred == y).float().mean())
+    assert accuracy == pytest.approx(read_manifest()["mnist_mlp"]["test_accuracy"], abs=1e-9)
