@@ -306,5 +306,5 @@ def test_the_committed_pixel_mlp_scores_its_recorded_accuracy(datasets_root):
     x, y = image_tensors("mnist", datasets_root, "test")
     with torch.no_grad():
         pred = load_classifier("mnist_mlp")(x).argmax(1)
-    accuracy = float((pred == y).float().mean())
+    accuracy = float((pred == y).double().mean())
     assert accuracy == pytest.approx(read_manifest()["mnist_mlp"]["test_accuracy"], abs=1e-9)
