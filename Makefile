@@ -52,6 +52,7 @@ bench: install  ## benchmarks, each a ratio against a peer measured in the same 
 	$(PY) benchmarks/bench_topology_layer.py --json results/bench/topology_layer.json
 	$(PY) benchmarks/bench_corel.py --json results/bench/corel.json
 	$(PY) benchmarks/bench_homreg.py --root $(TOPOEXP_DATA_DIR) --json results/bench/homreg.json
+	$(PY) benchmarks/bench_topmodel_features.py --mnist-root $(TOPOEXP_DATA_DIR) --json results/bench/topmodel_features.json
 
 report: install  ## results/index.html and results/README.md: every paper's tables, claims, figures (conf/report/*.yaml)
 	$(PY) -m topoexp.report
@@ -215,6 +216,28 @@ reproduce-toplayer-signature: install  ## TopoAE's signature over dimensions 0 a
 	$(PY) -m topoexp -m +experiment=spheres/topoae "loss.signature.dims=[0,1]" method=topoae_h01 \
 	  seed=$(SEEDS) $(RUN_FLAGS) hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
 	  hydra.sweep.dir=multirun/toplayer_signature
+# Topological adversarial attacks (Figures 12, 13): TopModel, the pixel MLP and the CNN, each at
+# every L-infinity bound of ATTACK_EPS (the main table uses task.eps = 0.3, conf/task/attack.yaml),
+# then one-step FGSM (a single step of size 0.3) for comparison.
+ATTACK_EPS ?= 0.05,0.1,0.2,0.3
+# extra overrides of every attack run (sweep syntax in a multirun), e.g. "task.steps=choice(50)"
+ATTACK_FLAGS ?=
+ATTACKS_OUT ?= results/topology_layer/attacks
+.PHONY: reproduce-toplayer-attacks report-toplayer-attacks
+reproduce-toplayer-attacks: install  ## TopologyLayer paper: attacks on TopModel, MLP and CNN (Figures 12-13) into results/topology_layer/attacks
+	rm -rf multirun/toplayer_attacks
+	$(PY) -m topoexp -m \
+	  "+experiment=toplayer/attacks/topmodel,toplayer/attacks/mlp,toplayer/attacks/cnn" \
+	  task.eps=$(ATTACK_EPS) $(ATTACK_FLAGS) logger=none hydra.sweep.dir=multirun/toplayer_attacks
+	$(PY) -m topoexp -m \
+	  "+experiment=toplayer/attacks/topmodel,toplayer/attacks/mlp,toplayer/attacks/cnn" \
+	  "task.steps=choice(1)" "task.step_size=choice(0.3)" "task.eps=choice(0.3)" \
+	  "task.grid=choice(false)" logger=none hydra.sweep.dir=multirun/toplayer_attacks/fgsm
+	$(MAKE) report-toplayer-attacks
+
+report-toplayer-attacks: install  ## rebuild results/topology_layer/attacks from multirun/toplayer_attacks
+	$(PY) -m topoexp.report.attacks --runs multirun/toplayer_attacks --out $(ATTACKS_OUT) \
+	  --reference $(SHARED)/reference/topology_layer_attacks.csv
 # ---- end TopologyLayer ----------------------------------------------------------------------
 # ------------------------------------------------ homological regularisation of generative AEs
 # {MNIST, Fashion-MNIST} × {AE, AE + regulariser, VAE} × latent {2, 5, 10}, the disk-

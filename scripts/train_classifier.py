@@ -4,6 +4,11 @@
         --out topoexp/assets/mnist_cnn.pt --shift 2
     python scripts/train_classifier.py --dataset fmnist --root data \
         --out topoexp/assets/fmnist_cnn.pt
+    python scripts/train_classifier.py --dataset mnist --arch mlp --root data \
+        --out topoexp/assets/mnist_mlp.pt
+
+``--arch mlp`` trains the fully connected pixel classifier (``PixelMLP``, the MLP target of the
+topological adversarial attacks), recorded under ``<dataset>_mlp`` in the manifest.
 
 Seeded and single-threaded (``torch.set_num_threads(1)``): Adam, cross-entropy, shuffled batches of
 the official training split (with ``--shift s``: each image translated by a random integer offset
@@ -25,7 +30,7 @@ from torch.nn import functional as F
 
 from topoexp.evaluation.image_tensors import image_tensors
 from topoexp.io import save_torch, write_json
-from topoexp.models.classifier import MANIFEST, SmallCNN, file_sha256, read_manifest
+from topoexp.models.classifier import MANIFEST, PixelMLP, SmallCNN, file_sha256, read_manifest
 
 EPOCHS = {"mnist": 8, "fmnist": 15}
 
@@ -43,7 +48,7 @@ def random_shift(x: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Ten
 
 
 @torch.no_grad()
-def accuracy(model: SmallCNN, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
+def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
     model.eval()
     correct = sum(
         int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum())
@@ -57,7 +62,10 @@ def train(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     x, y = image_tensors(args.dataset, args.root, "fit")
     x_test, y_test = image_tensors(args.dataset, args.root, "test")
-    model = SmallCNN(channels=tuple(args.channels), hidden=args.hidden)
+    if args.arch == "mlp":
+        model = PixelMLP(hidden=args.mlp_hidden)
+    else:
+        model = SmallCNN(channels=tuple(args.channels), hidden=args.hidden)
     epochs = args.epochs or EPOCHS[args.dataset]
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, epochs // 3), gamma=0.3)
@@ -97,6 +105,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--channels", type=int, nargs=2, default=(32, 64))
     parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--arch", choices=("cnn", "mlp"), default="cnn")
+    parser.add_argument("--mlp-hidden", type=int, nargs="+", default=(256, 256))
     parser.add_argument("--shift", type=int, default=0, help="random translation (pixels)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
@@ -109,9 +119,11 @@ def main(argv: list[str] | None = None) -> dict:
     command = "python scripts/train_classifier.py " + shlex.join(
         sys.argv[1:] if argv is None else argv
     )
-    manifest[args.dataset] = {
+    key = args.dataset if args.arch == "cnn" else f"{args.dataset}_{args.arch}"
+    manifest[key] = {
         "file": args.out.name,
         "sha256": file_sha256(args.out),
+        "arch": args.arch,
         "architecture": model.config,
         "test_accuracy": result["history"][-1]["test_accuracy"],
         "epochs": result["epochs"],
@@ -122,8 +134,8 @@ def main(argv: list[str] | None = None) -> dict:
         "torch": torch.__version__,
     }
     write_json(manifest_path, manifest)
-    print(f"wrote {args.out} (sha256 {manifest[args.dataset]['sha256']}) and {manifest_path}")
-    return manifest[args.dataset]
+    print(f"wrote {args.out} (sha256 {manifest[key]['sha256']}) and {manifest_path}")
+    return manifest[key]
 
 
 if __name__ == "__main__":

@@ -17,10 +17,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from topoexp.config.markers import ArgumentError
+
 __all__ = [
     "ASSETS_DIR",
     "MANIFEST",
     "ClassifierFeatures",
+    "PixelMLP",
+    "PretrainedClassifier",
     "SmallCNN",
     "file_sha256",
     "load_classifier",
@@ -84,6 +88,46 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x))
 
 
+class PixelMLP(nn.Module):
+    """``Flatten → [Linear → ReLU] × len(hidden) → Linear``: a fully connected classifier on pixels.
+
+    Input: images ``(N, 1, 28, 28)`` or flat ``(N, 784)`` in [0, 1]. ``features(x)`` is the last
+    hidden layer. The MLP target of the topological adversarial attacks.
+    """
+
+    def __init__(
+        self, n_classes: int = 10, hidden: Sequence[int] = (256, 256), image_size: int = 28
+    ) -> None:
+        super().__init__()
+        hidden = [int(h) for h in hidden]
+        if not hidden or min(hidden) < 1 or n_classes < 2:
+            raise ValueError(f"hidden must be positive widths and n_classes ≥ 2, got {hidden}")
+        layers: list[nn.Module] = [nn.Flatten()]
+        n_in = image_size * image_size
+        for width in hidden:
+            layers += [nn.Linear(n_in, width), nn.ReLU()]
+            n_in = width
+        self.image_size = int(image_size)
+        self.trunk = nn.Sequential(*layers)
+        self.head = nn.Linear(n_in, n_classes)
+        self.num_features = hidden[-1]
+        self.n_classes = int(n_classes)
+        self.config = {"n_classes": n_classes, "hidden": hidden}
+
+    def features(self, x: Tensor) -> Tensor:
+        """Last hidden layer ``(N, num_features)``."""
+        s = self.image_size
+        return self.trunk(x.reshape(-1, 1, s, s).to(self.head.weight.dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class logits ``(N, n_classes)``."""
+        return self.head(self.features(x))
+
+
+#: Classifier classes by the manifest's ``arch`` (absent: the CNN).
+ARCHITECTURES: dict[str, type[nn.Module]] = {"cnn": SmallCNN, "mlp": PixelMLP}
+
+
 class ClassifierFeatures(nn.Module):
     """The penultimate layer of a classifier as a feature module (``num_features`` attribute).
 
@@ -116,8 +160,8 @@ def read_manifest(assets_dir: str | Path = ASSETS_DIR) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def load_classifier(dataset: str, assets_dir: str | Path = ASSETS_DIR) -> SmallCNN:
-    """The committed classifier for ``dataset`` (``mnist`` or ``fmnist``), in eval mode.
+def load_classifier(dataset: str, assets_dir: str | Path = ASSETS_DIR) -> nn.Module:
+    """The committed classifier ``dataset`` (``mnist``, ``fmnist``, ``mnist_mlp``), in eval mode.
 
     Raises:
         KeyError: no entry for ``dataset`` in the manifest.
@@ -148,6 +192,27 @@ def load_classifier(dataset: str, assets_dir: str | Path = ASSETS_DIR) -> SmallC
             f"{entry['sha256']}: the file is not the committed one, so metrics computed with it "
             f"would not be comparable; {fix}"
         )
-    model = SmallCNN(**entry["architecture"])
+    model = ARCHITECTURES[entry.get("arch", "cnn")](**entry["architecture"])
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval().requires_grad_(False)
+
+
+class PretrainedClassifier(nn.Module):
+    """A committed classifier (``topoexp/assets``, sha256-checked) as a config component.
+
+    Args:
+        name: its manifest entry: ``mnist`` (the CNN), ``mnist_mlp`` (the pixel MLP), ``fmnist``.
+        classifier_dir: folder of the weights and their manifest; ``None``: the committed ones.
+    """
+
+    def __init__(self, name: str = "mnist", classifier_dir: str | None = None) -> None:
+        super().__init__()
+        self.name, self.classifier_dir = name, classifier_dir
+        try:
+            self.net = load_classifier(name, classifier_dir or ASSETS_DIR)
+        except KeyError as err:
+            raise ArgumentError("name", str(err.args[0])) from err
+        self.n_classes = self.net.n_classes
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)

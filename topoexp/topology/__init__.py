@@ -3,6 +3,7 @@
 from topoexp.topology.alpha import weak_alpha_barcodes
 from topoexp.topology.barcode import Barcode, diagrams
 from topoexp.topology.complexes import SimplicialComplex, grid_complex, path_complex
+from topoexp.topology.directional import DirectionalFeatures, height_functions
 from topoexp.topology.distances import data_distances, pairwise_distances
 from topoexp.topology.features import (
     BarcodeEnergy,
@@ -11,6 +12,7 @@ from topoexp.topology.features import (
     SumBarcodeLengths,
     TopKBarcodeLengths,
     barcode_energy,
+    barcode_energy_grid,
 )
 from topoexp.topology.layers import (
     AlphaLayer,
@@ -28,6 +30,7 @@ __all__ = [
     "Barcode",
     "BarcodeEnergy",
     "BarcodePolyFeature",
+    "DirectionalFeatures",
     "LevelSetLayer",
     "LevelSetLayer1D",
     "LevelSetLayer2D",
@@ -38,10 +41,12 @@ __all__ = [
     "SumBarcodeLengths",
     "TopKBarcodeLengths",
     "barcode_energy",
+    "barcode_energy_grid",
     "data_distances",
     "death_times",
     "diagrams",
     "grid_complex",
+    "height_functions",
     "levelset_barcodes",
     "pairing0",
     "pairwise_distances",

@@ -32,6 +32,7 @@ __all__ = [
     "bar_lengths",
     "bar_lengths_means",
     "barcode_energy",
+    "barcode_energy_grid",
 ]
 
 Diagrams = tuple[tuple[Tensor, ...] | list[Tensor], bool]
@@ -220,3 +221,32 @@ class BarcodeEnergy(nn.Module):
     def forward(self, inputs: Diagrams) -> Tensor:
         dgm, sub = _diagram(inputs, self.dim)
         return barcode_energy(dgm, sub, self.p, self.q, self.i0, self.infinite, self.remove_zero)
+
+
+def barcode_energy_grid(
+    dgm: Tensor, issublevel: bool, max_p: int = 4, max_q: int = 4, remove_zero: bool = True
+) -> Tensor:
+    """``E(p, q, 1; PD)`` for every ``p = 0..max_p`` and ``q = 0..max_q`` at once: ``(..., P, Q)``.
+
+    All finite bars are summed (i0 = 1 needs no ordering), so the grid is one batched product
+    ``L @ Mᵀ`` of the length powers ``L[p, i] = length_i^p`` and the mean powers
+    ``M[q, i] = mean_i^q`` over the kept bars (finite, and with ``remove_zero`` birth ≠ death, as
+    :class:`BarcodePolyFeature`). Powers are built by repeated products, so ``p = 0`` has a zero
+    gradient instead of ``0 · 0⁻¹``. Entry ``[p, q]`` equals ``barcode_energy(dgm, issublevel, p,
+    q, i0=1)``.
+    """
+    for name, value in (("max_p", max_p), ("max_q", max_q)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    length, mean = bar_lengths_means(dgm, issublevel)
+    keep = torch.isfinite(dgm[..., 1] - dgm[..., 0])
+    if remove_zero:
+        keep = keep & (dgm[..., 0] != dgm[..., 1])
+    keep = keep.to(length.dtype)
+    length, mean = length * keep, mean * keep  # left-out bars: 0 (their rows of L are 0 too)
+    len_pows, mean_pows = [keep], [torch.ones_like(mean)]
+    for _ in range(max_p):
+        len_pows.append(len_pows[-1] * length)
+    for _ in range(max_q):
+        mean_pows.append(mean_pows[-1] * mean)
+    return torch.stack(len_pows, -2) @ torch.stack(mean_pows, -2).transpose(-1, -2)
