@@ -237,7 +237,7 @@ reproduce-toplayer-attacks: install  ## TopologyLayer paper: attacks on TopModel
 
 report-toplayer-attacks: install  ## rebuild results/topology_layer/attacks from multirun/toplayer_attacks
 	$(PY) -m topoexp.report.attacks --runs multirun/toplayer_attacks --out $(ATTACKS_OUT) \
-	  --reference $(SHARED)/reference/topology_layer_attacks.csv
+	  --reference $(REFERENCE)/topology_layer_attacks.csv
 # ---- end TopologyLayer ----------------------------------------------------------------------
 # ------------------------------------------------ homological regularisation of generative AEs
 # {MNIST, Fashion-MNIST} × {AE, AE + regulariser, VAE} × latent {2, 5, 10}, the disk-

@@ -213,6 +213,13 @@ def test_summary_counts_equal_those_of_the_results_directories():
         compared += len(cells)
         within += int((~cells["outside_20pct"].astype(bool)).sum())
     assert (compared, within) == (177, 122)
+    # the attack success rates at L∞ 0.3, 100 steps, against the paper's, within ±0.1
+    runs = pd.read_csv(RESULTS / "topology_layer/attacks/runs.csv")
+    ours = runs[(runs.eps == 0.3) & (runs.steps == 100)].set_index("model").attack_success_rate
+    paper = pd.read_csv(RESULTS / "reference/topology_layer_attacks.csv").set_index("target_model")
+    deviation = (ours - paper.attack_success_rate).dropna().abs()
+    compared += len(deviation)
+    within += int((deviation <= 0.1).sum())
     assert _page_count(page, "cells-compared") == compared
     assert _page_count(page, "cells-within") == within
     verdicts = [

@@ -340,6 +340,8 @@ def build(
     table = main_table(runs, eps, ref)
     io.write_text(out_dir / "table.md", _markdown(table))
     io.write_text(out_dir / "table.csv", table.to_csv(index=False))
+    numeric = every.drop(columns=["run_dir"]).sort_values(["model", "steps", "eps"])
+    io.write_text(out_dir / "runs.csv", numeric.to_csv(index=False))  # one row per run, numbers
     by_budget = budget_table(every)
     pct = by_budget.map(_pct).reset_index().rename(columns={"budget": "steps × step size, bound"})
     io.write_text(out_dir / "budgets.md", _markdown(pct))
