@@ -348,7 +348,13 @@ class GANTask:
             ctx.log_step(record)
 
         state = trainer.fit(
-            modules, optimizers, sampler, step, ctx.output_dir / "checkpoints", on_record
+            modules,
+            optimizers,
+            sampler,
+            step,
+            ctx.output_dir / "checkpoints",
+            on_record,
+            generators={"codes": noise},
         )
         ctx.write_history(state.history)
         if self.stage == "latent":  # nothing trained: keep the baseline's state as this run's

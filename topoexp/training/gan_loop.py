@@ -134,12 +134,17 @@ class GANTrainer:
         step: Callable[[int], dict[str, float]],
         checkpoint_dir: Path,
         on_record: Callable[[dict[str, float], GANState], None] | None = None,
+        generators: dict[str, torch.Generator] | None = None,
     ) -> GANState:
-        """Run the remaining steps (all of them, or those after ``last.pt`` when resuming)."""
+        """Run the remaining steps (all of them, or those after ``last.pt`` when resuming).
+
+        ``generators``: the step's own random streams (latent codes), saved and restored with
+        the rest."""
         checkpoint_dir = Path(checkpoint_dir)
+        generators = generators or {}
         state = GANState()
         if self.resume and (checkpoint_dir / LAST).exists():
-            state = self._restore(checkpoint_dir / LAST, modules, optimizers, sampler)
+            state = self._restore(checkpoint_dir / LAST, modules, optimizers, sampler, generators)
             log.info("resumed from %s at iteration %d", checkpoint_dir / LAST, state.iteration)
         elif self.resume:
             log.info("trainer.resume=true but no %s yet: starting from iteration 0", LAST)
@@ -174,15 +179,16 @@ class GANTrainer:
             done = state.iteration == self.iterations
             if state.iteration % self.checkpoint_every == 0 or done:
                 state.finished = done
-                self._save(checkpoint_dir / LAST, modules, optimizers, sampler, state)
+                self._save(checkpoint_dir / LAST, modules, optimizers, sampler, state, generators)
                 last_saved = state.iteration
         if not state.finished:  # resumed a run that was already complete
             state.finished = True
         return state
 
     @staticmethod
-    def _save(path, modules, optimizers, sampler, state: GANState) -> None:
+    def _save(path, modules, optimizers, sampler, state: GANState, generators=None) -> None:
         payload = {
+            "generators": {k: g.get_state() for k, g in (generators or {}).items()},
             "modules": {k: m.state_dict() for k, m in modules.items()},
             "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
             "sampler": None if sampler is None else sampler.state_dict(),
@@ -195,8 +201,10 @@ class GANTrainer:
         }
         save_torch(path, payload)
 
-    def _restore(self, path, modules, optimizers, sampler) -> GANState:
+    def _restore(self, path, modules, optimizers, sampler, generators) -> GANState:
         payload = load_checkpoint(path, self.device)
+        for k, g in generators.items():
+            g.set_state(payload["generators"][k])
         for k, m in modules.items():
             m.load_state_dict(payload["modules"][k])
         for k, o in optimizers.items():
