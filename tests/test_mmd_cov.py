@@ -113,7 +113,7 @@ def _label_counts(images: np.ndarray, threshold: float, kind: str) -> np.ndarray
         on = mask.reshape(-1)
         keep = edges[on[edges[:, 0]] & on[edges[:, 1]]]
         graph = coo_matrix((np.ones(len(keep)), (keep[:, 0], keep[:, 1])), shape=(784, 784))
-        n, labels = connected_components(graph, directed=False)
+        _, labels = connected_components(graph, directed=False)
         out.append(len(np.unique(labels[on])))
     return np.array(out)
 
