@@ -137,7 +137,7 @@ class GANTask:
         adversarial_weight: Annotated[float, Ge(0)] = 0.0,
         topology_weight: Annotated[float, Ge(0)] = 1.0,
         latent_steps: Annotated[int, Ge(0)] = 50,
-        latent_lr: Annotated[float, Gt(0)] = 0.1,
+        latent_lr: Annotated[float, Gt(0)] = 1.0,
         latent_optimizer: Literal["sgd", "adam"] = "sgd",
         feature_hidden: list[int] = [32, 32],  # noqa: B006 (config default)
         computations: Annotated[int, Ge(1)] = 5,
