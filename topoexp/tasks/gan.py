@@ -119,7 +119,7 @@ class GANTask:
         n_wass: generated and real test images per Wasserstein computation (100).
         eval_seed: seed of the first computation (computation c uses ``eval_seed + c``).
         complex: triangulation of the evaluation's PD0 (the prior's own is ``loss.complex``).
-        wass_internal_p: ground norm of the diagram distance (∞: the usual one).
+        wass_internal_p: ground norm p of the diagram distance (``None``: ∞, the usual one).
         component_threshold: level of the superlevel set whose components are counted
             (0 on the [-1, 1] scale = 0.5 on [0, 1]).
         bar_epsilon: finite H0 bars longer than this are counted.
@@ -145,7 +145,7 @@ class GANTask:
         n_wass: Annotated[int, Ge(2)] = 100,
         eval_seed: int = 0,
         complex: Literal["freudenthal", "grid", "delaunay"] = "delaunay",
-        wass_internal_p: Annotated[float, Ge(1)] = float("inf"),
+        wass_internal_p: Annotated[float, Ge(1)] | None = None,
         component_threshold: float = 0.0,
         bar_epsilon: Annotated[float, Ge(0)] = 0.1,
         grid_size: Annotated[int, Ge(1)] = 64,
@@ -392,7 +392,7 @@ class GANTask:
             n_wass=self.n_wass,
             seed=self.eval_seed,
             complex=self.complex,
-            internal_p=self.wass_internal_p,
+            internal_p=float("inf") if self.wass_internal_p is None else self.wass_internal_p,
             threshold=self.component_threshold,
             eps=self.bar_epsilon,
         )
