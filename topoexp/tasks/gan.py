@@ -277,13 +277,14 @@ class GANTask:
         def codes() -> Tensor:
             return torch.randn(trainer.batch_size, gan.latent_dim, generator=noise).to(dev)
 
-        modules: dict[str, nn.Module] = {"generator": g}
+        # the discriminator is always saved (unchanged when not trained), so any stage's
+        # checkpoint can start another stage
+        modules: dict[str, nn.Module] = {"generator": g, "discriminator": d}
         optimizers: dict[str, torch.optim.Optimizer] = {"generator": trainer.adam(g.parameters())}
         adversarial = self.stage == "adversarial" or (
             self.stage == "topology" and self.adversarial_weight > 0
         )
         if adversarial:
-            modules["discriminator"] = d
             optimizers["discriminator"] = trainer.adam(d.parameters())
         if self.stage == "adversarial" and payload is not None:  # continue the baseline's run
             for k, opt in optimizers.items():
@@ -358,15 +359,9 @@ class GANTask:
         )
         ctx.write_history(state.history)
         if self.stage == "latent":  # nothing trained: keep the baseline's state as this run's
-            from topoexp.training.gan_loop import GANTrainer
+            from topoexp.training.gan_loop import save_checkpoint
 
-            GANTrainer._save(
-                ctx.output_dir / "checkpoints" / "last.pt",
-                {"generator": g, "discriminator": d},
-                {},
-                None,
-                state,
-            )
+            save_checkpoint(ctx.output_dir / "checkpoints" / "last.pt", modules, {}, None, state)
         return state.history
 
     # ------------------------------------------------------------------------------- evaluation

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from topoexp.config.markers import BUILD_ARG, ArgumentError
 from topoexp.io import save_torch
 
-__all__ = ["LAST", "BatchSampler", "GANState", "GANTrainer", "load_checkpoint"]
+__all__ = ["LAST", "BatchSampler", "GANState", "GANTrainer", "load_checkpoint", "save_checkpoint"]
 
 log = logging.getLogger("topoexp")
 
@@ -71,6 +71,30 @@ class GANState:
     iteration: int = 0  # completed steps
     history: list[dict[str, float]] = field(default_factory=list)
     finished: bool = False
+
+
+def save_checkpoint(
+    path: Path,
+    modules: dict[str, nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    sampler: BatchSampler | None,
+    state: GANState,
+    generators: dict[str, torch.Generator] | None = None,
+) -> None:
+    """Write a ``last.pt``: modules, optimisers, sampler, every RNG stream, the loop state."""
+    payload = {
+        "generators": {k: g.get_state() for k, g in (generators or {}).items()},
+        "modules": {k: m.state_dict() for k, m in modules.items()},
+        "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+        "sampler": None if sampler is None else sampler.state_dict(),
+        "rng": {
+            "torch": torch.get_rng_state(),
+            "numpy": np.random.get_state(),
+            "python": random.getstate(),
+        },
+        "loop": state.__dict__,
+    }
+    save_torch(path, payload)
 
 
 def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
@@ -143,7 +167,8 @@ class GANTrainer:
         checkpoint_dir = Path(checkpoint_dir)
         generators = generators or {}
         state = GANState()
-        if self.resume and (checkpoint_dir / LAST).exists():
+        restored = self.resume and (checkpoint_dir / LAST).exists()
+        if restored:
             state = self._restore(checkpoint_dir / LAST, modules, optimizers, sampler, generators)
             log.info("resumed from %s at iteration %d", checkpoint_dir / LAST, state.iteration)
         elif self.resume:
@@ -151,7 +176,7 @@ class GANTrainer:
         for m in modules.values():
             m.train()
         started = time.perf_counter()
-        last_saved = state.iteration if self.resume else None
+        last_saved = state.iteration if restored else None
         first = state.iteration
         while state.iteration < self.iterations:
             it = state.iteration
@@ -179,27 +204,13 @@ class GANTrainer:
             done = state.iteration == self.iterations
             if state.iteration % self.checkpoint_every == 0 or done:
                 state.finished = done
-                self._save(checkpoint_dir / LAST, modules, optimizers, sampler, state, generators)
+                save_checkpoint(
+                    checkpoint_dir / LAST, modules, optimizers, sampler, state, generators
+                )
                 last_saved = state.iteration
         if not state.finished:  # resumed a run that was already complete
             state.finished = True
         return state
-
-    @staticmethod
-    def _save(path, modules, optimizers, sampler, state: GANState, generators=None) -> None:
-        payload = {
-            "generators": {k: g.get_state() for k, g in (generators or {}).items()},
-            "modules": {k: m.state_dict() for k, m in modules.items()},
-            "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-            "sampler": None if sampler is None else sampler.state_dict(),
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "numpy": np.random.get_state(),
-                "python": random.getstate(),
-            },
-            "loop": state.__dict__,
-        }
-        save_torch(path, payload)
 
     def _restore(self, path, modules, optimizers, sampler, generators) -> GANState:
         payload = load_checkpoint(path, self.device)
