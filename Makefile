@@ -53,6 +53,7 @@ bench: install  ## benchmarks, each a ratio against a peer measured in the same 
 	$(PY) benchmarks/bench_corel.py --json results/bench/corel.json
 	$(PY) benchmarks/bench_homreg.py --root $(TOPOEXP_DATA_DIR) --json results/bench/homreg.json
 	$(PY) benchmarks/bench_topmodel_features.py --mnist-root $(TOPOEXP_DATA_DIR) --json results/bench/topmodel_features.json
+	$(PY) benchmarks/bench_generator_prior.py --json results/bench/generator_prior.json
 
 report: install  ## results/index.html and results/README.md: every paper's tables, claims, figures (conf/report/*.yaml)
 	$(PY) -m topoexp.report
@@ -239,6 +240,32 @@ report-toplayer-attacks: install  ## rebuild results/topology_layer/attacks from
 	$(PY) -m topoexp.report.attacks --runs multirun/toplayer_attacks --out $(ATTACKS_OUT) \
 	  --reference $(REFERENCE)/topology_layer_attacks.csv
 # ---- end TopologyLayer ----------------------------------------------------------------------
+
+# ---- TopologyLayer paper: the generator prior (section 3.2, Figures 8-10) -----------------
+# The baseline GAN (32,000 iterations), then every stage from its checkpoint: the Topology-
+# Generator (50 iterations of the prior), latent-code optimisation, the PD0-feature discriminator
+# (100 iterations) and 60,000 more GAN iterations; each scored as Figure 10. A run whose
+# metrics.json exists is not repeated. GEN_FLAGS adds overrides to every run.
+GEN_RUNS ?= multirun/toplayer_generator
+GEN_OUT ?= results/topology_layer/generator
+GEN_FLAGS ?= logger=none trainer.progress=false
+GEN_STAGES := topology latent pd_discriminator gan_60k
+gen_run = test -f $(GEN_RUNS)/$(2)/metrics.json || $(PY) -m topoexp +experiment=toplayer/generator/$(1) \
+  $(GEN_FLAGS) hydra.run.dir=$(GEN_RUNS)/$(2) $(3)
+
+.PHONY: reproduce-toplayer-generator report-toplayer-generator
+reproduce-toplayer-generator: install  ## TopologyLayer generator prior: baseline GAN, Topology-Generator, controls (Figures 8-10) into results/topology_layer/generator
+	$(PY) -m topoexp.data mnist --root $(TOPOEXP_DATA_DIR)
+	$(call gen_run,baseline,baseline)
+	for s in $(GEN_STAGES); do \
+	  $(call gen_run,$$s,$$s,task.init_from=$(CURDIR)/$(GEN_RUNS)/baseline) || exit 1; \
+	done
+	$(MAKE) report-toplayer-generator
+
+report-toplayer-generator: install  ## rebuild results/topology_layer/generator from the runs in GEN_RUNS
+	$(PY) -m topoexp.report.toplayer_generator --runs $(GEN_RUNS) --out $(GEN_OUT) \
+	  --reference $(SHARED)/reference/topology_layer_generator.csv
+# ---- end TopologyLayer generator prior ------------------------------------------------------
 # ------------------------------------------------ homological regularisation of generative AEs
 # {MNIST, Fashion-MNIST} × {AE, AE + regulariser, VAE} × latent {2, 5, 10}, the disk-
 # penalty-only ablation (MNIST) and the real-data floor, 5 seeds, 100 epochs (spec C.3), then
