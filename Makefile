@@ -253,6 +253,9 @@ GEN_STAGES := topology latent pd_discriminator gan_60k
 gen_run = test -f $(GEN_RUNS)/$(2)/metrics.json || $(PY) -m topoexp +experiment=toplayer/generator/$(1) \
   $(GEN_FLAGS) hydra.run.dir=$(GEN_RUNS)/$(2) $(3)
 
+.PHONY: reproduce-toplayer-generative
+reproduce-toplayer-generative: reproduce-toplayer-generator reproduce-toplayer-attacks  ## TopologyLayer paper beyond regression: the generator prior (Figures 8-10) and the attacks (Figures 12-13)
+
 .PHONY: reproduce-toplayer-generator report-toplayer-generator
 reproduce-toplayer-generator: install  ## TopologyLayer generator prior: baseline GAN, Topology-Generator, controls (Figures 8-10) into results/topology_layer/generator
 	$(PY) -m topoexp.data mnist --root $(TOPOEXP_DATA_DIR)
@@ -264,7 +267,7 @@ reproduce-toplayer-generator: install  ## TopologyLayer generator prior: baselin
 
 report-toplayer-generator: install  ## rebuild results/topology_layer/generator from the runs in GEN_RUNS
 	$(PY) -m topoexp.report.toplayer_generator --runs $(GEN_RUNS) --out $(GEN_OUT) \
-	  --reference $(SHARED)/reference/topology_layer_generator.csv
+	  --reference $(REFERENCE)/topology_layer_generator.csv
 # ---- end TopologyLayer generator prior ------------------------------------------------------
 # ------------------------------------------------ homological regularisation of generative AEs
 # {MNIST, Fashion-MNIST} × {AE, AE + regulariser, VAE} × latent {2, 5, 10}, the disk-

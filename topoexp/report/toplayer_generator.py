@@ -6,6 +6,8 @@ completed GAN-task runs below ``--runs`` (``config.yaml`` for the method, ``metr
 
 - ``table.md``: the Figure-10 metrics, ours mean ± std beside the paper's, for every stage, and
   the topological counts (fraction of single-component images, long H0 bars, topology loss);
+- ``table.csv``: the same numbers, one row per stage (``<metric>_mean``, ``<metric>_std`` over the
+  computations of the run, ``n_seeds`` the runs: the report's aggregated table);
 - ``figure8.png``: the five panels a–e (the same latent codes in every panel);
 - ``figure9.png``: latent interpolations, the topology generator above the baseline;
 - ``provenance.json``: commit, seed, iterations, budget and times of every run;
@@ -27,7 +29,7 @@ from topoexp.records import run_state
 from topoexp.report.figures import plt
 from topoexp.report.grids import image_grid
 
-__all__ = ["claims", "collect_runs", "figure10_table", "main"]
+__all__ = ["claims", "collect_runs", "figure10_csv", "figure10_table", "main"]
 
 #: Methods in the order of Figure 8 (panel letter, label).
 PANELS = {
@@ -109,6 +111,19 @@ def figure10_table(runs: dict[str, dict], reference: pd.DataFrame) -> str:
             cells = [_fmt(m[k], m[f"{k}_std"], 3) for k in TOPOLOGY]
             lines.append(f"| {PANELS[method][0]}: {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def figure10_csv(runs: dict[str, dict]) -> pd.DataFrame:
+    """One row per stage: ``model``, ``data``, ``n_seeds`` (runs) and ``<metric>_mean/_std``."""
+    rows = []
+    for method in PANELS:
+        if method in runs:
+            m = runs[method]["metrics"]
+            row: dict = {"model": method, "data": "mnist_images", "n_seeds": 1}
+            for k in (*FIGURE10, *TOPOLOGY):
+                row[f"{k}_mean"], row[f"{k}_std"] = m[k], m[f"{k}_std"]
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def claims(runs: dict[str, dict]) -> list[dict]:
@@ -233,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     reference = pd.read_csv(args.reference)
     io.write_text(args.out / "table.md", figure10_table(runs, reference))
+    io.write_text(args.out / "table.csv", figure10_csv(runs).to_csv(index=False))
     io.save_figure(args.out / "figure8.png", figure8(runs), dpi=150, bbox_inches="tight")
     if "topology_generator" in runs and "baseline_generator" in runs:
         io.save_figure(args.out / "figure9.png", figure9(runs), dpi=150, bbox_inches="tight")
