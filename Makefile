@@ -245,16 +245,16 @@ report-toplayer-attacks: install  ## rebuild results/topology_layer/attacks from
 # The baseline GAN (32,000 iterations), then every stage from its checkpoint: the Topology-
 # Generator (50 iterations of the prior), latent-code optimisation, the PD0-feature discriminator
 # (100 iterations) and 60,000 more GAN iterations; each scored as Figure 10. A run whose
-# metrics.json exists is not repeated. GEN_FLAGS adds overrides to every run. GEN_SEED picks the
-# seed of the whole chain (0, the main results; 1 into multirun/toplayer_generator_seed1 and
-# results/topology_layer/generator/seed1).
-GEN_SEED ?= 0
-GEN_RUNS ?= multirun/toplayer_generator$(if $(filter-out 0,$(GEN_SEED)),_seed$(GEN_SEED))
-GEN_OUT ?= results/topology_layer/generator$(if $(filter-out 0,$(GEN_SEED)),/seed$(GEN_SEED))
+# metrics.json exists is not repeated. GEN_FLAGS adds overrides to every run. GEN_SEED sets the
+# seed of the whole chain (unset: the project's default seed, the main results; GEN_SEED=1 into
+# multirun/toplayer_generator_seed1 and results/topology_layer/generator/seed1).
+GEN_SEED ?=
+GEN_RUNS ?= multirun/toplayer_generator$(if $(GEN_SEED),_seed$(GEN_SEED))
+GEN_OUT ?= results/topology_layer/generator$(if $(GEN_SEED),/seed$(GEN_SEED))
 GEN_FLAGS ?= logger=none trainer.progress=false
 GEN_STAGES := topology latent pd_discriminator gan_60k
 gen_run = test -f $(GEN_RUNS)/$(2)/metrics.json || $(PY) -m topoexp +experiment=toplayer/generator/$(1) \
-  seed=$(GEN_SEED) $(GEN_FLAGS) hydra.run.dir=$(GEN_RUNS)/$(2) $(3)
+  $(if $(GEN_SEED),seed=$(GEN_SEED)) $(GEN_FLAGS) hydra.run.dir=$(GEN_RUNS)/$(2) $(3)
 
 .PHONY: reproduce-toplayer-generative
 reproduce-toplayer-generative: reproduce-toplayer-generator reproduce-toplayer-attacks  ## TopologyLayer paper beyond regression: the generator prior (Figures 8-10) and the attacks (Figures 12-13)
