@@ -161,8 +161,9 @@ class _FusedRegulariser(torch.autograd.Function):
         ball, death, count, ok = _regulariser_kernel(
             Z, squared, -1.0 if cutoff is None else cutoff, ball_coef, death_coef, grad
         )
-        if not ok:
-            raise ValueError("homological loss: NaN latents")
+        if not ok:  # NaN latents: a NaN loss, which the trainer stops on (keeping its checkpoints)
+            ball = death = float("nan")
+            grad[:] = 0.0
         ctx.save_for_backward(torch.from_numpy(grad).to(device=z.device, dtype=z.dtype))
         terms = torch.tensor([ball, death, count], dtype=torch.float64)
         ctx.mark_non_differentiable(terms)
