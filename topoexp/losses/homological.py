@@ -16,7 +16,8 @@ the selected edges' lengths. :class:`HomologicalLoss` computes h(z) and its grad
 compiled pass (:func:`_regulariser_kernel`) inside one autograd node: composed from torch ops
 (``BallPenalty`` and :func:`finite_death_times`, kept for evaluation and as the tested reference)
 the regulariser made a 784-64-64-10 training step 1.15–1.21× slower than the plain step at batch
-128 on one thread, fused 1.08× (``benchmarks/bench_homreg.py``, ratios in one run).
+128 on one thread, fused 1.08–1.15× at 128 and 512 (``benchmarks/bench_homreg.py``, ratios in
+one run).
 """
 
 from __future__ import annotations
