@@ -176,7 +176,7 @@ reproduce-corel-offline: install  ## COREL on MNIST / Fashion-MNIST (same-data, 
 	$(call corel_run,offline/fmnist,fmnist)
 	$(call corel_run,offline/fmnist_to_mnist,fmnist_to_mnist,task.backbone=$(COREL_RUNS)/fmnist)
 	$(call corel_run,offline/fmnist_lam0,fmnist_lam0)
-	$(call corel_run,offline/fmnist_to_mnist,fmnist_lam0_to_mnist,model.lam=0.0 task.backbone=$(COREL_RUNS)/fmnist_lam0)
+	$(call corel_run,offline/fmnist_to_mnist,fmnist_lam0_to_mnist,loss.connectivity.weight=0.0 task.backbone=$(COREL_RUNS)/fmnist_lam0)
 	$(call corel_run,offline/fmnist_1x160,fmnist_1x160)
 	$(call corel_run,offline/fmnist_to_mnist,fmnist_1x160_to_mnist,model.n_branches=1 model.branch_dim=160 task.backbone=$(COREL_RUNS)/fmnist_1x160)
 	for s in ocsvm kde; do \

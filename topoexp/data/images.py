@@ -33,6 +33,7 @@ from torchvision import transforms as T
 from torchvision.datasets import CIFAR10, CIFAR100, MNIST, FashionMNIST, ImageFolder
 from torchvision.datasets.folder import default_loader
 
+from topoexp.capabilities import IMAGES, UNIT_INTERVAL, offers
 from topoexp.config.markers import BUILD_ARG, ArgumentError
 from topoexp.data.base import DataSplits
 from topoexp.data.splits import train_test_indices, validation_indices
@@ -356,6 +357,19 @@ assert set(IMAGE_DATASETS) == set(SOURCES)
 Fraction = Annotated[float, Gt(0), Lt(1)]
 
 
+#: Transforms whose values lie in [0, 1].
+UNIT_INTERVAL_TRANSFORMS = ("corel", "corel32")
+
+
+def _image_offers(node) -> frozenset[str]:
+    """Images, in [0, 1] under the COREL transforms (ToTensor only)."""
+    transform = node.get("transform", "topoae")
+    return frozenset(
+        {IMAGES} | ({UNIT_INTERVAL} if transform in UNIT_INTERVAL_TRANSFORMS else set())
+    )
+
+
+@offers(_image_offers)
 def load_image_dataset(
     name: ImageDatasetName,
     root: str,

@@ -12,6 +12,7 @@ import torch
 from annotated_types import Ge, Gt, Lt
 from torch.utils.data import Subset, TensorDataset
 
+from topoexp.capabilities import IMAGES, UNIT_INTERVAL, offers
 from topoexp.config.markers import BUILD_ARG
 from topoexp.data.base import DataSplits
 from topoexp.data.splits import validation_indices
@@ -29,6 +30,7 @@ def make_patterns(
     return TensorDataset(x.clamp(0.0, 1.0), labels)
 
 
+@offers(IMAGES, UNIT_INTERVAL)
 def load_patterns(
     name: str = "patterns",
     n_per_class: Annotated[int, Ge(2)] = 40,

@@ -9,6 +9,7 @@ import torch
 from annotated_types import Ge, Gt, Lt
 from torch.utils.data import Subset, TensorDataset
 
+from topoexp.capabilities import VECTORS, offers
 from topoexp.config.markers import BUILD_ARG
 from topoexp.data.base import DataSplits
 from topoexp.data.splits import train_test_indices, validation_indices
@@ -50,6 +51,7 @@ def make_spheres(
     return X, y
 
 
+@offers(VECTORS)
 def load_spheres(
     name: Literal["spheres"] = "spheres",
     n_samples: Annotated[int, Ge(1)] = 500,

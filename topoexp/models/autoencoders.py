@@ -9,12 +9,15 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from typing import Annotated, Literal
+from contextlib import AbstractContextManager, nullcontext
+from typing import Annotated, ClassVar, Literal
 
 from annotated_types import Ge
 from torch import Tensor, nn
 
+from topoexp.capabilities import DECODER, ENCODER, TRAINABLE, VECTORS
 from topoexp.config.markers import BUILD_ARG, ArgumentError
+from topoexp.losses.objective import LatentHook, ModelOutputs
 
 #: The shape of one sample, supplied by the task from the data set.
 InputShape = Annotated[Sequence[int], BUILD_ARG]
@@ -22,11 +25,16 @@ BatchNormOrder = Literal["before_relu", "after_relu"]
 
 
 class Autoencoder(nn.Module):
-    """An encoder/decoder pair trained on the reconstruction error alone (the "Vanilla" AE).
+    """An encoder/decoder pair trained on the reconstruction error (the "Vanilla" AE).
 
-    Subclasses only build ``encoder`` and ``decoder``; the objective lives here so that every
-    model exposes the same ``loss(x) -> (total, components)`` to the training loop.
+    Subclasses build ``encoder`` and ``decoder`` and may override :meth:`outputs` (their own
+    reconstruction term); regularisers are added by :class:`~topoexp.losses.objective.Objective`.
+    ``offers`` and ``needs_data`` are the capabilities preflight checks
+    (:mod:`topoexp.capabilities`).
     """
+
+    offers: ClassVar[frozenset[str]] = frozenset({TRAINABLE, ENCODER, DECODER})
+    needs_data: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int) -> None:
         super().__init__()
@@ -53,11 +61,30 @@ class Autoencoder(nn.Module):
         x_hat, _ = self(x)
         return self._mse(x_hat, x)
 
+    def outputs(
+        self,
+        x: Tensor,
+        encoding: AbstractContextManager | None = None,
+        on_latents: LatentHook | None = None,
+    ) -> ModelOutputs:
+        """Latents, reconstruction and the mean squared error of batch ``x``; ``encoding`` wraps
+        the encoder pass (a regulariser's context, see
+        :class:`~topoexp.losses.objective.Objective`).
+        """
+        with encoding or nullcontext():
+            z = self.encode(x)
+        if on_latents is not None:
+            on_latents(x, z)
+        x_hat = self.decode(z)
+        recon = self._mse(x_hat, x)
+        parts = {"loss.autoencoder": recon, "reconstruction_error": recon}
+        return ModelOutputs(x=x, z=z, x_hat=x_hat, reconstruction=recon, parts=parts, model=self)
+
     def loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
-        """Training objective: the reconstruction error, plus its logged components."""
-        recon = self.reconstruction_loss(x)
-        value = float(recon.detach())
-        return recon, {"loss.autoencoder": value, "reconstruction_error": value}
+        """The reconstruction error alone and its logged components (no regulariser)."""
+        out = self.outputs(x)
+        value = float(out.reconstruction.detach())
+        return out.reconstruction, {k: value for k in out.parts}
 
 
 def _flat_dim(input_shape: Sequence[int]) -> int:
@@ -71,6 +98,8 @@ class MLPAutoencoder(Autoencoder):
     ``batchnorm="after_relu"`` gives ``Linear → ReLU → BatchNorm1d`` blocks, the order the
     reproduction study describes.
     """
+
+    needs_data: ClassVar[frozenset[str]] = frozenset({VECTORS})
 
     def __init__(
         self,

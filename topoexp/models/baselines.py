@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
 from sklearn.manifold import Isomap
 
+from topoexp.capabilities import ENCODER, ESTIMATOR, offers
 from topoexp.config.markers import BUILD_ARG
 from topoexp.models.tsne import TSNE_DEFAULTS, make_tsne
 
@@ -31,11 +32,13 @@ Seed = Annotated[int, BUILD_ARG]
 Components = Annotated[int, Ge(1)]
 
 
+@offers(ESTIMATOR, ENCODER)
 def pca(n_components: Components = 2, random_state: Seed = 0) -> BaseEstimator:
     """scikit-learn's PCA (the TopoAE protocol's linear baseline)."""
     return PCA(n_components=n_components, random_state=random_state)
 
 
+@offers(ESTIMATOR)
 def tsne(
     n_components: Components = 2,
     perplexity: Annotated[float, Gt(0)] = 30.0,
@@ -72,6 +75,7 @@ def tsne(
     return estimator
 
 
+@offers(ESTIMATOR, ENCODER)
 def umap(
     n_components: Components = 2,
     n_neighbors: Annotated[int, Ge(2)] = 15,
@@ -94,6 +98,7 @@ def umap(
     )
 
 
+@offers(ESTIMATOR, ENCODER)
 def isomap(
     n_components: Components = 2, n_neighbors: Annotated[int, Ge(2)] = 5, n_jobs: int = 2
 ) -> BaseEstimator:

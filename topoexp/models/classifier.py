@@ -12,11 +12,12 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from topoexp.capabilities import CLASSIFIER
 from topoexp.config.markers import ArgumentError
 
 __all__ = [
@@ -204,6 +205,8 @@ class PretrainedClassifier(nn.Module):
         name: its manifest entry: ``mnist`` (the CNN), ``mnist_mlp`` (the pixel MLP), ``fmnist``.
         classifier_dir: folder of the weights and their manifest; ``None``: the committed ones.
     """
+
+    offers: ClassVar[frozenset[str]] = frozenset({CLASSIFIER})
 
     def __init__(self, name: str = "mnist", classifier_dir: str | None = None) -> None:
         super().__init__()

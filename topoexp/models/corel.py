@@ -8,25 +8,27 @@ output_padding=1)`` layers with ReLU between them and no output activation. No b
 dropout, PyTorch's default initialisation.
 
 Objective: ``L = L_rec + λ · L_top`` with ``L_rec`` the per-sample ℓ1 *sum* over pixels averaged
-over the batch and ``L_top`` the :class:`~topoexp.losses.connectivity.ConnectivityLoss` of the
-batch's branch latents.
+over the batch (this model's own term) and ``L_top`` the connectivity regulariser of the batch's
+branch latents (``loss=connectivity``, :class:`~topoexp.losses.regularisers.Connectivity`).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Literal
+from contextlib import AbstractContextManager, nullcontext
+from typing import Annotated, ClassVar
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from topoexp.config.markers import ArgumentError
-from topoexp.losses.connectivity import ConnectivityLoss
+from topoexp.capabilities import BRANCHES, DECODER, ENCODER, IMAGES, TRAINABLE
+from topoexp.config.markers import BUILD_ARG, ArgumentError
+from topoexp.losses.objective import LatentHook, ModelOutputs
 from topoexp.models.autoencoders import Autoencoder
 
-__all__ = ["CorelAutoencoder", "IndependentBranchesLinear", "death_time_stats"]
+__all__ = ["CorelAutoencoder", "IndependentBranchesLinear"]
 
 
 class IndependentBranchesLinear(nn.Linear):
@@ -64,51 +66,41 @@ class IndependentBranchesLinear(nn.Linear):
         )
 
 
-def death_time_stats(deaths: Tensor) -> Tensor:
-    """``(3, n_branches)`` min / mean / max of the ``(n_branches, B − 1)`` death times."""
-    if deaths.shape[-1] == 0:
-        return deaths.new_full((3, deaths.shape[0]), float("nan"))
-    return torch.stack([deaths.amin(-1), deaths.mean(-1), deaths.amax(-1)])
-
-
 class CorelAutoencoder(Autoencoder):
-    """The branched autoencoder ``DCGEncDec`` trained on ``L_rec + λ · L_top``.
+    """The branched autoencoder ``DCGEncDec`` of COREL.
 
     Args:
-        in_channels: image channels (3 for CIFAR, 1 for MNIST / Fashion-MNIST resized to 32×32).
-        image_size: input height = width; a multiple of 2^len(filters) (32 in the paper).
+        input_shape: ``(C, H, W)`` of the data (supplied by the run): H = W, a multiple of
+            2^len(filters) (32 × 32 in the paper: 3 channels for CIFAR, 1 for MNIST /
+            Fashion-MNIST resized with ``dataset.transform=corel32``).
         filters: output channels of the encoder's convolutions (mirrored in the decoder).
         n_branches: latent branches (16 in the paper; 32 / 8 / 1 in the ablation).
         branch_dim: dimension of each branch's latent (10; 20 / 5 / 160 in the ablation).
-        lam: weight λ of the connectivity loss (20; 0 trains a plain autoencoder).
-        eta: target death time η of the connectivity loss (2).
-        branch_reduction: ``"mean"`` over branches (the original code) or ``"sum"`` (the paper).
-        drop_zero_deaths: see :class:`~topoexp.losses.connectivity.ConnectivityLoss`.
 
     ``encode`` returns ``(B, n_branches · branch_dim)``; branch ``b`` is the column block
     ``[b·branch_dim, (b+1)·branch_dim)`` (:meth:`branches` reshapes to
-    ``(n_branches, B, branch_dim)``). ``forward`` returns ``(x_hat, z)``.
-
-    ``loss(x)`` returns the total and these floats: ``loss.reconstruction``,
-    ``loss.connectivity`` (unweighted), ``loss.total``, ``death_time.{min,mean,max}`` (over all
-    branches: the minimum of the minima, the mean, the maximum of the maxima) and
-    ``death_time.{min,mean,max}.b<k>`` per branch (``k`` zero-padded to two digits), over all
-    ``B − 1`` MST edges of the batch (a zero-length edge of duplicate inputs included).
-    With ``lam == 0`` the death times are still computed for logging, without gradient.
+    ``(n_branches, B, branch_dim)``). ``forward`` returns ``(x_hat, z)``. The reconstruction term
+    is the per-sample ℓ1 sum over pixels averaged over the batch (``loss.reconstruction``); the
+    connectivity loss is a regulariser (``loss=connectivity``,
+    :class:`~topoexp.losses.regularisers.Connectivity`), which reads the branches.
     """
+
+    offers: ClassVar[frozenset[str]] = frozenset({TRAINABLE, ENCODER, DECODER, BRANCHES})
+    needs_data: ClassVar[frozenset[str]] = frozenset({IMAGES})
 
     def __init__(
         self,
-        in_channels: int = 3,
-        image_size: int = 32,
+        input_shape: Annotated[Sequence[int], BUILD_ARG] = (3, 32, 32),
         filters: Sequence[int] = (32, 64, 128),
         n_branches: int = 16,
         branch_dim: int = 10,
-        lam: float = 20.0,
-        eta: float = 2.0,
-        branch_reduction: Literal["mean", "sum"] = "mean",
-        drop_zero_deaths: bool = True,
     ) -> None:
+        shape = tuple(int(v) for v in input_shape)
+        if len(shape) != 3 or shape[1] != shape[2]:
+            raise ArgumentError(
+                "input_shape", f"COREL's autoencoder needs square images (C, H, H), got {shape}"
+            )
+        in_channels, image_size = shape[0], shape[1]
         filters = tuple(filters)
         for name, value in (
             ("in_channels", in_channels),
@@ -125,7 +117,9 @@ class CorelAutoencoder(Autoencoder):
         scale = 2 ** len(filters)
         if image_size % scale:
             raise ArgumentError(
-                "image_size", f"must be a multiple of 2^len(filters) = {scale}, got {image_size}"
+                "input_shape",
+                f"the image size must be a multiple of 2^len(filters) = {scale}, got {image_size}"
+                " (for MNIST-like data: dataset.transform=corel32)",
             )
         side = image_size // scale
         flat = filters[-1] * side * side
@@ -135,11 +129,6 @@ class CorelAutoencoder(Autoencoder):
                 f"must divide the {flat} encoder features ({filters[-1]}·{side}·{side}), "
                 f"got {n_branches}",
             )
-        if not float(lam) >= 0:
-            raise ArgumentError("lam", f"must be ≥ 0, got {lam!r}")
-        connectivity = ConnectivityLoss(
-            eta=eta, branch_reduction=branch_reduction, drop_zero_deaths=drop_zero_deaths
-        )
 
         channels = (in_channels, *filters)
         enc: list[nn.Module] = []
@@ -165,25 +154,27 @@ class CorelAutoencoder(Autoencoder):
         self.filters = filters
         self.n_branches = n_branches
         self.branch_dim = branch_dim
-        self.lam = float(lam)
-        self.connectivity = connectivity
-
-    @property
-    def eta(self) -> float:
-        """The target death time η (held by the connectivity loss)."""
-        return self.connectivity.eta
-
-    @property
-    def branch_reduction(self) -> str:
-        return self.connectivity.branch_reduction
-
-    @property
-    def drop_zero_deaths(self) -> bool:
-        return self.connectivity.drop_zero_deaths
+        self.input_shape = shape
 
     def branches(self, z: Tensor) -> Tensor:
         """``(B, n_branches · branch_dim) → (n_branches, B, branch_dim)``."""
         return z.view(z.shape[0], self.n_branches, self.branch_dim).transpose(0, 1)
+
+    def outputs(
+        self,
+        x: Tensor,
+        encoding: AbstractContextManager | None = None,
+        on_latents: LatentHook | None = None,
+    ) -> ModelOutputs:
+        """Latents, reconstruction and the ℓ1 reconstruction term of batch ``x``."""
+        with encoding or nullcontext():
+            z = self.encode(x)
+        if on_latents is not None:
+            on_latents(x, z)
+        x_hat = self.decode(z)
+        recon = _l1_sum_mean(x_hat, x)
+        parts = {"loss.reconstruction": recon}
+        return ModelOutputs(x=x, z=z, x_hat=x_hat, reconstruction=recon, parts=parts, model=self)
 
     def reconstruction_loss(self, x: Tensor) -> Tensor:
         """Per-sample ℓ1 sum over pixels, averaged over the batch."""
@@ -191,40 +182,12 @@ class CorelAutoencoder(Autoencoder):
         return _l1_sum_mean(x_hat, x)
 
     def loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
-        """``L_rec + λ · L_top`` of batch ``x`` and its logged components (class docstring)."""
-        z = self.encode(x)
-        recon = _l1_sum_mean(self.decode(z), x)
-        if self.lam > 0:
-            topo, deaths = self.connectivity(self.branches(z))
-            total = recon + self.lam * topo
-        else:
-            with torch.no_grad():
-                topo, deaths = self.connectivity(self.branches(z.detach()))
-            total = recon
-        stats = death_time_stats(deaths.detach())
-        overall = torch.stack([stats[0].min(), stats[1].mean(), stats[2].max()])
-        # One device→host transfer for every logged value.
-        values = torch.cat(
-            [torch.stack([recon.detach(), topo.detach(), total.detach()]), overall, stats.ravel()]
-        ).tolist()
-        parts = {
-            "loss.reconstruction": values[0],
-            "loss.connectivity": values[1],
-            "loss.total": values[2],
-        }
-        for k, stat in enumerate(("min", "mean", "max")):
-            parts[f"death_time.{stat}"] = values[3 + k]
-        offset = 6
-        for k, stat in enumerate(("min", "mean", "max")):
-            for b in range(self.n_branches):
-                parts[f"death_time.{stat}.b{b:02d}"] = values[offset + k * self.n_branches + b]
-        return total, parts
+        """The reconstruction term alone (no regulariser) and its logged value."""
+        out = self.outputs(x)
+        return out.reconstruction, {"loss.reconstruction": float(out.reconstruction.detach())}
 
     def extra_repr(self) -> str:
-        return (
-            f"n_branches={self.n_branches}, branch_dim={self.branch_dim}, lam={self.lam}, "
-            f"eta={self.connectivity.eta}, branch_reduction={self.connectivity.branch_reduction!r}"
-        )
+        return f"n_branches={self.n_branches}, branch_dim={self.branch_dim}"
 
 
 def _l1_sum_mean(x_hat: Tensor, x: Tensor) -> Tensor:

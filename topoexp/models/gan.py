@@ -11,12 +11,13 @@ is a small MLP on a few persistence features (the paper's Figure 8d control).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import torch
 from annotated_types import Ge, Gt
 from torch import Tensor, nn
 
+from topoexp.capabilities import GENERATOR, TRAINABLE
 from topoexp.config.markers import ArgumentError
 
 __all__ = ["GAN", "FeatureDiscriminator", "MLPDiscriminator", "MLPGenerator"]
@@ -93,6 +94,8 @@ class GAN(nn.Module):
         bn_eps: the generator's batch-norm epsilon (0.8 as the original).
         slope: LeakyReLU negative slope (0.2).
     """
+
+    offers: ClassVar[frozenset[str]] = frozenset({TRAINABLE, GENERATOR})
 
     def __init__(
         self,

@@ -2,29 +2,37 @@
 
 Both map flat images of ``input_dim`` pixels in [0, 1] (``(B, 784)`` or ``(B, 1, 28, 28)``) through
 ``input_dim → 64 → 64 → latent_dim`` with ELU, and back through ``latent_dim → 64 → 64 →
-input_dim`` with a sigmoid output. The reconstruction loss is the mean binary cross-entropy over
-batch × pixels. ``regulariser`` adds the latent batch's homological loss
-(:class:`~topoexp.losses.homological.HomologicalLoss`): ``"homological"`` (ball penalty and death
-times, the paper's method), ``"ball"`` (the ball penalty alone: the paper's ablation) or
-``"none"``. Decoded images come back flat, ``(B, input_dim)``; :meth:`generate` reshapes them.
+input_dim`` with a sigmoid output; ``input_dim`` is the data's (any sample shape, flattened). The
+reconstruction term is the mean binary cross-entropy over batch × pixels (plus the KL term for the
+VAE). The paper's homological term is a regulariser (``loss=homological``, ``loss=ball`` for its
+disk-only ablation: :class:`~topoexp.losses.regularisers.Homological`); a model trained with it
+samples the unit ball (``prior: auto``). Decoded images come back flat, ``(B, input_dim)``;
+:meth:`generate` reshapes them to the data's sample shape.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Annotated, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from topoexp.losses.homological import HomologicalLoss, kl_divergence
+from topoexp.capabilities import DECODER, ENCODER, PRIOR, TRAINABLE, UNIT_INTERVAL
+from topoexp.config.markers import BUILD_ARG
+from topoexp.losses.homological import kl_divergence
+from topoexp.losses.objective import LatentHook, ModelOutputs
 from topoexp.models.autoencoders import Autoencoder
 
-__all__ = ["PRIORS", "REGULARISERS", "VAE", "GenerativeAE", "sample_ball", "sample_gaussian"]
+__all__ = ["PRIORS", "VAE", "GenerativeAE", "sample_ball", "sample_gaussian"]
 
-REGULARISERS = ("none", "homological", "ball")
 PRIORS = ("auto", "gaussian", "ball")
+Prior = Literal["auto", "gaussian", "ball"]
+InputShape = Annotated[Sequence[int], BUILD_ARG]
 
 
 def sample_gaussian(
@@ -60,46 +68,32 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
 
 
 class _GenerativeBase(Autoencoder):
-    """Shared parts: decoder, BCE, the optional regulariser, the prior and sampling."""
+    """Shared parts: decoder, BCE, the prior and sampling."""
+
+    offers: ClassVar[frozenset[str]] = frozenset({TRAINABLE, ENCODER, DECODER, PRIOR})
+    needs_data: ClassVar[frozenset[str]] = frozenset({UNIT_INTERVAL})
 
     def __init__(
         self,
         encoder: nn.Module,
-        input_dim: int,
+        input_shape: tuple[int, ...],
         hidden_dim: int,
         latent_dim: int,
-        regulariser: str,
-        coef: float,
-        ball_coef: float | None,
-        death_coef: float | None,
-        ball_norm: str,
-        cutoff: float | None,
         prior: str,
     ) -> None:
+        input_dim = math.prod(input_shape)
         decoder = _mlp([latent_dim, hidden_dim, hidden_dim, input_dim])
         decoder.append(nn.Sigmoid())
         super().__init__(encoder=encoder, decoder=decoder, latent_dim=latent_dim)
-        if regulariser not in REGULARISERS:
-            raise ValueError(f"regulariser must be one of {REGULARISERS}, got {regulariser!r}")
         if prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
-        # the configured settings, kept as given (the loss below holds the effective ones)
-        self.coef, self.ball_coef, self.death_coef = coef, ball_coef, death_coef
-        self.ball_norm, self.cutoff = ball_norm, cutoff
-        if regulariser == "ball":
-            if death_coef not in (None, 0, 0.0):
-                raise ValueError(
-                    f"death_coef must be None or 0 with regulariser='ball', got {death_coef!r}"
-                )
-            death_coef = 0.0
         self.input_dim = input_dim
         self.hidden_dim = hidden_dim
-        self.regulariser = regulariser
-        loss = HomologicalLoss(coef, ball_coef, death_coef, ball_norm, cutoff)  # validates them
-        self.homological = None if regulariser == "none" else loss
-        self.prior = ("gaussian" if regulariser == "none" else "ball") if prior == "auto" else prior
-        side = math.isqrt(input_dim)
-        self.image_shape = (1, side, side) if side * side == input_dim else (input_dim,)
+        #: ``auto`` until an objective resolves it: the unit ball with the homological
+        #: regulariser, N(0, I) without (the original's rule); ``ball`` on a plain AE is the
+        #: sampling control.
+        self.prior = prior
+        self.image_shape = input_shape
 
     def _flat(self, x: Tensor) -> Tensor:
         x = x.reshape(x.shape[0], -1)
@@ -108,8 +102,9 @@ class _GenerativeBase(Autoencoder):
         return x
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` latent codes from the model's prior (``self.prior``: ``ball`` or ``gaussian``),
-        drawn on the generator's device and moved to the model's."""
+        """``n`` latent codes from the model's prior (``self.prior``: ``ball`` or ``gaussian``;
+        an unresolved ``auto`` is ``gaussian``), drawn on the generator's device and moved to the
+        model's."""
         device = next(self.parameters()).device
         sample = sample_ball if self.prior == "ball" else sample_gaussian
         where = device if generator is None else generator.device
@@ -127,24 +122,18 @@ class _GenerativeBase(Autoencoder):
         self.train(was_training)
         return out.reshape(n, *self.image_shape)
 
-    def _objective(
-        self, x: Tensor, x_hat: Tensor, z: Tensor, kl: Tensor | None
-    ) -> tuple[Tensor, dict[str, float]]:
+    def _outputs(self, x: Tensor, x_hat: Tensor, z: Tensor, kl: Tensor | None) -> ModelOutputs:
         bce = F.binary_cross_entropy(x_hat, x)
         recon = bce if kl is None else bce + kl
-        parts = {
-            "loss.reconstruction": float(recon.detach()),
-            "reconstruction_bce": float(bce.detach()),
-        }
+        parts = {"loss.reconstruction": recon, "reconstruction_bce": bce}
         if kl is not None:
-            parts["kl"] = float(kl.detach())
-        total = recon
-        if self.homological is not None:
-            h, terms = self.homological(z)
-            total = total + h
-            parts["loss.homological"] = float(h.detach())
-            parts.update({key: float(value) for key, value in terms.items()})
-        return total, parts
+            parts["kl"] = kl
+        return ModelOutputs(x=x, z=z, x_hat=x_hat, reconstruction=recon, parts=parts, model=self)
+
+    def loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """The reconstruction term alone (no regulariser) and its logged parts."""
+        out = self.outputs(x)
+        return out.reconstruction, {k: float(v.detach()) for k, v in out.parts.items()}
 
     def reconstruction_loss(self, x: Tensor) -> Tensor:
         """Mean binary cross-entropy between ``x`` and its reconstruction."""
@@ -153,82 +142,71 @@ class _GenerativeBase(Autoencoder):
 
 
 class GenerativeAE(_GenerativeBase):
-    """MLP autoencoder ``input_dim-64-64-latent_dim`` (ELU, sigmoid output), optionally regularised.
+    """MLP autoencoder ``input_dim-64-64-latent_dim`` (ELU, sigmoid output).
 
-    ``loss(x)`` = BCE + h(z) (with a regulariser), parts: ``loss.reconstruction`` (the BCE: what
-    the original logs as the epoch loss), ``reconstruction_bce``, and with a regulariser
-    ``loss.homological`` (λ-weighted), ``ball_penalty``, ``death_sum``, ``n_deaths``. The prior
-    (``prior="auto"``) is the unit ball with a regulariser, N(0, I) without; ``prior="ball"`` on the
-    plain AE is the sampling control.
+    Reconstruction term: the BCE (``loss.reconstruction``, what the original logs as the epoch
+    loss; also ``reconstruction_bce``). With ``loss=homological`` its parts add
+    ``loss.homological`` (λ-weighted), ``ball_penalty``, ``death_sum``, ``n_deaths``.
     """
 
     def __init__(
         self,
-        input_dim: int = 784,
+        input_shape: InputShape = (1, 28, 28),
         hidden_dim: int = 64,
         latent_dim: int = 2,
-        regulariser: str = "none",
-        coef: float = 5e-3,
-        ball_coef: float | None = None,
-        death_coef: float | None = None,
-        ball_norm: str = "squared",
-        cutoff: float | None = 0.5,
-        prior: str = "auto",
+        prior: Prior = "auto",
     ) -> None:
-        input_dim = _positive_int("input_dim", input_dim)
+        shape = tuple(int(v) for v in input_shape)
         hidden_dim = _positive_int("hidden_dim", hidden_dim)
         latent_dim = _positive_int("latent_dim", latent_dim)
-        encoder = _mlp([input_dim, hidden_dim, hidden_dim, latent_dim])
-        super().__init__(
-            encoder, input_dim, hidden_dim, latent_dim, regulariser, coef, ball_coef,
-            death_coef, ball_norm, cutoff, prior,
-        )  # fmt: skip
+        encoder = _mlp([math.prod(shape), hidden_dim, hidden_dim, latent_dim])
+        super().__init__(encoder, shape, hidden_dim, latent_dim, prior)
 
     def encode(self, x: Tensor) -> Tensor:
         return self.encoder(self._flat(x))
 
-    def loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
-        """BCE (+ the homological loss of the latent batch) and its parts."""
+    def outputs(
+        self,
+        x: Tensor,
+        encoding: AbstractContextManager | None = None,
+        on_latents: LatentHook | None = None,
+    ) -> ModelOutputs:
+        """BCE of the reconstruction of the flattened batch ``x``; ``z`` is its encoding."""
         x = self._flat(x)
-        z = self.encode(x)
-        return self._objective(x, self.decode(z), z, None)
+        with encoding or nullcontext():
+            z = self.encode(x)
+        if on_latents is not None:
+            on_latents(x, z)
+        return self._outputs(x, self.decode(z), z, None)
 
 
 class VAE(_GenerativeBase):
     """VAE: trunk ``input_dim-64-64`` (ELU), heads μ and log σ², z = μ + exp(log σ² / 2) · ε.
 
-    ``loss(x)`` = BCE + KL (+ h(z) of the sampled z with a regulariser), KL as the original code
+    Reconstruction term: BCE + KL, KL as the original code
     (:func:`~topoexp.losses.homological.kl_divergence`; ``kl_batch_size`` is the divisor the code
-    uses, its configured batch size; ``None`` divides by the actual batch size). ``encode``
-    returns μ; ``forward`` samples z in training mode and uses μ in eval mode. Prior
-    (``prior="auto"``): N(0, I), or the unit ball with a regulariser (the original's rule).
+    uses, its configured batch size; ``None`` divides by the actual batch size). A regulariser
+    reads the sampled z. ``encode`` returns μ; ``forward`` samples z in training mode and uses μ
+    in eval mode. Prior (``prior="auto"``): N(0, I), or the unit ball with the homological
+    regulariser (the original's rule).
     """
 
     def __init__(
         self,
-        input_dim: int = 784,
+        input_shape: InputShape = (1, 28, 28),
         hidden_dim: int = 64,
         latent_dim: int = 2,
-        regulariser: str = "none",
-        coef: float = 5e-3,
-        ball_coef: float | None = None,
-        death_coef: float | None = None,
-        ball_norm: str = "squared",
-        cutoff: float | None = 0.5,
-        prior: str = "auto",
+        prior: Prior = "auto",
         kl_batch_size: int | None = None,
     ) -> None:
-        input_dim = _positive_int("input_dim", input_dim)
+        shape = tuple(int(v) for v in input_shape)
         hidden_dim = _positive_int("hidden_dim", hidden_dim)
         latent_dim = _positive_int("latent_dim", latent_dim)
         if kl_batch_size is not None:
             kl_batch_size = _positive_int("kl_batch_size", kl_batch_size)
-        trunk = _mlp([input_dim, hidden_dim, hidden_dim])
+        trunk = _mlp([math.prod(shape), hidden_dim, hidden_dim])
         trunk.append(nn.ELU())
-        super().__init__(
-            trunk, input_dim, hidden_dim, latent_dim, regulariser, coef, ball_coef,
-            death_coef, ball_norm, cutoff, prior,
-        )  # fmt: skip
+        super().__init__(trunk, shape, hidden_dim, latent_dim, prior)
         self.mu = nn.Linear(hidden_dim, latent_dim)
         self.log_var = nn.Linear(hidden_dim, latent_dim)
         self.kl_batch_size = kl_batch_size
@@ -252,10 +230,18 @@ class VAE(_GenerativeBase):
         z = self.reparameterise(mu, log_var) if self.training else mu
         return self.decode(z), z
 
-    def loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
-        """BCE + KL (+ the homological loss of the sampled z) and its parts."""
+    def outputs(
+        self,
+        x: Tensor,
+        encoding: AbstractContextManager | None = None,
+        on_latents: LatentHook | None = None,
+    ) -> ModelOutputs:
+        """BCE + KL of batch ``x``; ``z`` is the sampled code that was decoded."""
         x = self._flat(x)
-        mu, log_var = self.encode_distribution(x)
+        with encoding or nullcontext():
+            mu, log_var = self.encode_distribution(x)
         z = self.reparameterise(mu, log_var)
+        if on_latents is not None:
+            on_latents(x, z)
         kl = kl_divergence(mu, log_var, self.kl_batch_size, self.input_dim)
-        return self._objective(x, self.decode(z), z, kl)
+        return self._outputs(x, self.decode(z), z, kl)

@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import torch
 from annotated_types import Ge, Lt
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from topoexp.capabilities import CLASSIFIER, IMAGES, TRAINABLE
 from topoexp.config.markers import ArgumentError
 from topoexp.topology.directional import DirectionalFeatures
 
@@ -38,6 +39,9 @@ class TopModel(nn.Module):
         n_classes: number of classes.
         dropout: dropout before each hidden layer's linear map (training only).
     """
+
+    offers: ClassVar[frozenset[str]] = frozenset({TRAINABLE, CLASSIFIER})
+    needs_data: ClassVar[frozenset[str]] = frozenset({IMAGES})
 
     def __init__(
         self,

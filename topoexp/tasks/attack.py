@@ -36,8 +36,10 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from topoexp import io
+from topoexp.capabilities import CLASSIFIER
 from topoexp.config.validate import require
 from topoexp.tasks.base import RunContext, TaskResult
+from topoexp.tasks.composition import check_composition
 
 __all__ = ["AttackTask", "cached_features"]
 
@@ -170,18 +172,7 @@ class AttackTask:
             "the attacks clip to pixels in [0, 1]: set dataset.transform=corel (ToTensor only)"
             f", got {cfg.dataset.get('transform')!r}",
         )
-        target = cfg.model._target_ if cfg.model is not None else None
-        require(
-            target in ("topoexp.models.topmodel.TopModel",
-                       "topoexp.models.classifier.PretrainedClassifier"),
-            "model",
-            f"needs a classifier (model=topmodel or model=pretrained), got {target}",
-        )  # fmt: skip
-        require(
-            cfg.loss is None or cfg.loss._target_.endswith(".reconstruction_only"),
-            "loss",
-            "the attack task has no loss: use loss=none",
-        )
+        check_composition(cfg, "task=attack", needs={CLASSIFIER}, regularisers=False)
 
     # ------------------------------------------------------------------------------ the run
 

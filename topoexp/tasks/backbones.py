@@ -8,6 +8,7 @@ directory of an earlier run (its ``checkpoints/last.pt``, the weights after the 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,19 +59,26 @@ def load_backbone(model: nn.Module, path: str | Path) -> Path:
     file = backbone_checkpoint(path)
     payload = torch.load(file, map_location="cpu", weights_only=False)
     state = payload["model"] if isinstance(payload, dict) and "model" in payload else payload
+    prefix = "model."  # a trained objective's state: the model's weights are under ``model.``
+    if any(k.startswith(prefix) for k in state):
+        state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     try:
         model.load_state_dict(state)
     except RuntimeError as error:
         raise RuntimeError(
             f"the backbone at {file} does not fit the configured model (check model.n_branches, "
-            f"model.branch_dim, model.in_channels against the training run): {error}"
+            f"model.branch_dim and the data against the training run): {error}"
         ) from None
     return file
 
 
 @torch.no_grad()
-def encode(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> np.ndarray:
-    """Encoder latents of the images ``x`` in eval mode, ``(N, latent_dim)`` float32."""
+def encode(model: Any, x: torch.Tensor, batch_size: int = 500) -> np.ndarray:
+    """Latents of the samples ``x``, ``(N, latent_dim)`` float32: a torch encoder in eval mode,
+    or a fitted estimator's ``transform`` of the flattened samples."""
+    if not isinstance(model, nn.Module):
+        latents = model.transform(x.flatten(1).numpy())
+        return np.asarray(latents, dtype=np.float32)
     model.eval()
     device = next(model.parameters()).device
     out = [

@@ -40,9 +40,11 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from topoexp import io
+from topoexp.capabilities import GENERATOR
 from topoexp.config.build import build
 from topoexp.config.validate import ConfigError, require
 from topoexp.tasks.base import RunContext, TaskResult
+from topoexp.tasks.composition import check_composition
 
 __all__ = ["GANTask", "optimise_codes"]
 
@@ -51,11 +53,12 @@ log = logging.getLogger("topoexp")
 Stage = Literal["adversarial", "topology", "latent", "pd_discriminator"]
 #: Seeds of the fixed latent codes every stage draws its figure grid and interpolations from.
 GRID_SEED, INTERP_SEED = 1234, 4321
+#: The ``loss`` entry each stage trains with (``None``: the GAN loss alone).
 _LOSS_OF_STAGE = {
-    "adversarial": ".reconstruction_only",
-    "topology": ".TopologyPrior",
-    "latent": ".TopologyPrior",
-    "pd_discriminator": ".PD0Features",
+    "adversarial": None,
+    "topology": "topology_prior",
+    "latent": "topology_prior",
+    "pd_discriminator": "pd0_features",
 }
 _LOSS_OPTION = {
     "adversarial": "none",
@@ -176,22 +179,18 @@ class GANTask:
             "the task reads [0, 1] images and scales them to [-1, 1]: set "
             f"dataset.transform=corel, got {cfg.dataset.get('transform')!r}",
         )
-        require(
-            str(cfg.model.get("_target_", "")).endswith("models.gan.GAN"),
-            "model",
-            f"task=gan needs model=gan, got {cfg.model.get('_target_')!r}",
-        )
+        check_composition(cfg, "task=gan", needs={GENERATOR}, regularisers=False)
         require(
             str(cfg.trainer.get("_target_", "")).endswith("gan_loop.GANTrainer"),
             "trainer",
             f"task=gan needs trainer=gan, got {cfg.trainer.get('_target_')!r}",
         )
         want = _LOSS_OF_STAGE[self.stage]
+        have = sorted(cfg.loss or {})
         require(
-            str(cfg.loss.get("_target_", "")).endswith(want),
+            have == ([want] if want else []),
             "loss",
-            f"stage {self.stage!r} needs loss={_LOSS_OPTION[self.stage]}, "
-            f"got {cfg.loss.get('_target_')!r}",
+            f"stage {self.stage!r} needs loss={_LOSS_OPTION[self.stage]}, got loss={have}",
         )
         if self.stage == "latent":
             require(
@@ -234,7 +233,8 @@ class GANTask:
         ctx.record.add_facts(data=data.name, split_sizes={"fit": len(train_x), "test": len(test_x)})
         trainer = ctx.build("trainer", seed=ctx.seed)
         gan = ctx.build("model").to(ctx.device)
-        prior = None if self.stage == "adversarial" else ctx.build("loss")
+        want = _LOSS_OF_STAGE[self.stage]
+        prior = None if want is None else ctx.build(f"loss.{want}")
         payload = None
         if self.init_from is not None:
             path = self._baseline_checkpoint()

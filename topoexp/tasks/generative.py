@@ -19,7 +19,6 @@ scatter are logged after every epoch, as the original code did.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from pathlib import Path
@@ -33,11 +32,13 @@ from torch import Tensor
 from torch.utils.data import TensorDataset
 
 from topoexp import io
+from topoexp.capabilities import DECODER, PRIOR, TRAINABLE
 from topoexp.config.build import build
 from topoexp.config.markers import ArgumentError
 from topoexp.config.validate import ConfigError, from_argument_error, require
 from topoexp.data.tensors import split_tensors
 from topoexp.tasks.base import RunContext, TaskResult
+from topoexp.tasks.composition import build_objective, check_composition
 
 __all__ = ["GenerativeTask", "encode_images", "fixed_subset"]
 
@@ -116,8 +117,6 @@ class GenerativeTask:
 
     def check(self, cfg: DictConfig) -> None:
         """The data set, its classifier, the model kind and the protocol's trainer settings."""
-        from hydra.utils import get_object
-
         from topoexp.evaluation.image_tensors import MNIST_LIKE
         from topoexp.models.classifier import MANIFEST, read_manifest
 
@@ -126,8 +125,8 @@ class GenerativeTask:
         require(
             cfg.dataset.get("transform") == "corel",
             "dataset.transform",
-            "the generative models decode to [0, 1]: set dataset.transform=corel (ToTensor only)"
-            f", got {cfg.dataset.get('transform')!r}",
+            "the metric classifiers read 28 × 28 images in [0, 1]: set dataset.transform=corel "
+            f"(ToTensor only), got {cfg.dataset.get('transform')!r}",
         )
         require(
             name in read_manifest(self._assets()),
@@ -136,17 +135,7 @@ class GenerativeTask:
         )
         if self.floor:
             return
-        target = get_object(cfg.model._target_)
-        require(
-            inspect.isclass(target) and hasattr(target, "generate"),
-            "model",
-            f"needs a generative autoencoder (GenerativeAE, VAE), got {cfg.model._target_}",
-        )
-        require(
-            cfg.loss._target_.endswith(".reconstruction_only"),
-            "loss",
-            "the generative models hold their regulariser (model.regulariser): use loss=none",
-        )
+        check_composition(cfg, "task=generative", needs={TRAINABLE, PRIOR, DECODER})
         trainer = build(cfg, "trainer")
         require(
             trainer.patience >= trainer.max_epochs and not trainer.reload_best,
@@ -195,14 +184,15 @@ class GenerativeTask:
         from topoexp.report.grids import grid_figure
 
         trainer = ctx.build("trainer", seed=ctx.seed)
-        model = ctx.build("loss", autoencoder=ctx.build("model"))
+        model = ctx.build("model", input_shape=tuple(fit_x.shape[1:]))
+        objective = build_objective(ctx.cfg, model)
         n_params = sum(p.numel() for p in model.parameters())
         log.info("model: %s parameters, prior %s\n%s", f"{n_params:,}", model.prior, model)
         ctx.record.add_facts(parameters=n_params, prior=model.prior)
         scatter_idx = fixed_subset(len(fit_x), self.scatter_size, SCATTER_SEED)
         scatter_x, scatter_y = fit_x[scatter_idx], fit_y[scatter_idx]
 
-        history = self._fit(ctx, trainer, model, fit_x, fit_y, scatter_x, scatter_y)
+        history = self._fit(ctx, trainer, objective, fit_x, fit_y, scatter_x, scatter_y)
         model.cpu()
         started = time.perf_counter()
         samples, metrics = evaluate_generator(
@@ -242,7 +232,7 @@ class GenerativeTask:
             trainer.check_sizes(len(fit_x), len(monitor))
         except ArgumentError as error:
             raise from_argument_error(error, "trainer") from None
-        media = _EpochMedia(ctx, model, scatter_x, scatter_y, self.grid_size)
+        media = _EpochMedia(ctx, model.model, scatter_x, scatter_y, self.grid_size)
         use_media = self.epoch_media and media.enabled
 
         def on_epoch(record: dict[str, float], state) -> None:
@@ -264,7 +254,7 @@ class GenerativeTask:
 
     def _write_samples(self, ctx: RunContext, samples: Tensor) -> None:
         if self.save_samples:
-            array = samples.detach().cpu().to(torch.float32).reshape(len(samples), 1, 28, 28)
+            array = samples.detach().cpu().to(torch.float32)
             io.write_npz(ctx.output_dir / "samples.npz", samples=array.numpy())
 
 

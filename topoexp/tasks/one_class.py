@@ -26,20 +26,20 @@ from annotated_types import Ge
 from omegaconf import DictConfig
 
 from topoexp import io
+from topoexp.capabilities import ENCODER, TRAINABLE, option_name
 from topoexp.config.build import build
 from topoexp.config.markers import ArgumentError
-from topoexp.config.validate import ConfigError, from_argument_error, require
+from topoexp.config.validate import from_argument_error, require
 from topoexp.data.base import DataSplits
 from topoexp.evaluation.death_times import death_time_summary
 from topoexp.evaluation.one_class import OneClassResult, one_class_arrays
 from topoexp.tasks.backbones import encode, load_backbone, materialise, subset_of
 from topoexp.tasks.base import RunContext, TaskResult
+from topoexp.tasks.composition import build_objective, check_composition, regulariser_keys
 
 __all__ = ["OneClassTask"]
 
 log = logging.getLogger("topoexp")
-
-_COREL = "topoexp.models.corel.CorelAutoencoder"
 
 
 class OneClassTask:
@@ -93,24 +93,21 @@ class OneClassTask:
                 "the count scorer needs a backbone's branched latents, not pixels",
             )
             return
-        require(
-            cfg.model._target_ == _COREL,
-            "model",
-            f"the one_class task evaluates a COREL backbone ({_COREL}), got {cfg.model._target_}",
-        )
-        require(
-            cfg.loss._target_.endswith(".reconstruction_only"),
-            "loss",
-            "COREL's model carries its own objective (model.lam, model.eta); use loss=none",
-        )
-        trainer = build(cfg, "trainer")
-        if self.backbone is None:
+        offered = check_composition(cfg, "task=one_class", needs={ENCODER})
+        if self.backbone is not None:
+            require(
+                TRAINABLE in offered,
+                "task.backbone",
+                f"a backbone checkpoint holds a trained torch model; {option_name(cfg, 'model')} "
+                "is fitted here",
+            )
+        elif regulariser_keys(cfg):
+            trainer = build(cfg, "trainer")
             require(
                 trainer.batch_size >= 2,
                 "trainer.batch_size",
-                f"the connectivity loss needs batches of ≥ 2 points, got {trainer.batch_size}",
+                f"a topological regulariser needs batches of ≥ 2 points, got {trainer.batch_size}",
             )
-        build(cfg, "model")  # the architecture's own checks (branches divide the features)
 
     # --------------------------------------------------------------------------------- flow
 
@@ -131,8 +128,7 @@ class OneClassTask:
         else:
             model, fit_metrics, history = self._backbone(ctx, eval_data)
             metrics |= fit_metrics
-            self._check_shape(model, eval_data)
-            n_branches = model.n_branches
+            n_branches = int(getattr(model, "n_branches", 1))
             started = time.perf_counter()
             train_x = encode(model, train_set.tensors[0])
             test_x = encode(model, test_set.tensors[0])
@@ -187,7 +183,18 @@ class OneClassTask:
         return ctx.build("dataset", split_seed=ctx.seed)
 
     def _backbone(self, ctx: RunContext, eval_data: DataSplits):
-        model = ctx.build("model", random_state=ctx.seed)
+        """The trained (or loaded, or fitted) model, its training metrics and history."""
+        if self.backbone is not None or self.eval_dataset is None:
+            data = eval_data  # a loaded backbone must take the evaluated samples' shape
+        else:
+            data = ctx.build("dataset", split_seed=ctx.seed)
+        shape = tuple(data.input_shape)
+        model = ctx.build("model", input_shape=shape, random_state=ctx.seed)
+        if not isinstance(model, torch.nn.Module):  # a fitted estimator (PCA, UMAP, ...)
+            started = time.perf_counter()
+            fit = materialise(data.split(ctx.cfg.trainer.fit_on))
+            model.fit(fit.tensors[0].flatten(1).numpy())
+            return model, {"time/train_s": time.perf_counter() - started}, []
         n_params = sum(p.numel() for p in model.parameters())
         ctx.record.add_facts(parameters=n_params)
         if self.backbone is not None:
@@ -195,8 +202,6 @@ class OneClassTask:
             log.info("backbone loaded from %s (%s parameters)", file, f"{n_params:,}")
             ctx.record.add_facts(backbone=str(file))
             return model.to(ctx.device), {}, []
-        data = eval_data if self.eval_dataset is None else ctx.build("dataset", split_seed=ctx.seed)
-        self._check_shape(model, data)
         trainer = ctx.build("trainer", seed=ctx.seed)
         fit = materialise(data.fit)
         fit_on, validation = (
@@ -207,7 +212,8 @@ class OneClassTask:
             trainer.check_sizes(len(fit_on), len(validation))
         except ArgumentError as error:
             raise from_argument_error(error, "trainer") from None
-        log.info("training on %s (%d samples): %s", data.name, len(fit_on), model)
+        objective = build_objective(ctx.cfg, model)
+        log.info("training on %s (%d samples): %s", data.name, len(fit_on), objective)
 
         def on_epoch(record: dict[str, float], state) -> None:
             ctx.write_history(state.history)
@@ -215,7 +221,7 @@ class OneClassTask:
 
         started = time.perf_counter()
         state = trainer.fit(
-            model,
+            objective,
             fit_data=fit_on,
             validation=validation,
             checkpoint_dir=ctx.output_dir / "checkpoints",
@@ -231,17 +237,6 @@ class OneClassTask:
             "time/epoch_s": float(np.mean(epoch_s)) if epoch_s else float("nan"),
         }
         return model, metrics, state.history
-
-    @staticmethod
-    def _check_shape(model: torch.nn.Module, data: DataSplits) -> None:
-        shape = tuple(data.input_shape)
-        expected = (model.in_channels, model.image_size, model.image_size)
-        if shape != expected:
-            raise ConfigError(
-                "model",
-                f"the model takes images of shape {expected}, but {data.name} has {shape} "
-                "(set model.in_channels, and a 32×32 transform such as dataset.transform=corel32)",
-            )
 
 
 def per_class_rows(

@@ -1,0 +1,114 @@
+"""The composition rule, checked and built the same way by every task.
+
+A run is ``dataset`` + ``model`` + objective (the model's own term plus the regularisers of the
+``loss`` group) + ``trainer`` + ``evaluator``. Preflight (:func:`check_composition`) compares the
+capabilities the components declare (:mod:`topoexp.capabilities`) before any data are built:
+
+- the task's needs against the model's offers (``task=generative`` needs a prior);
+- the model's ``needs_data`` against the data set's offers (COREL's convolutions need images);
+- each regulariser's needs against the model's offers (a regulariser needs a trained encoder);
+- the evaluator's needs against what the task produces (latents, samples).
+
+:func:`build_objective` then builds the model's :class:`~topoexp.losses.objective.Objective`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from omegaconf import DictConfig
+
+from topoexp.capabilities import (
+    data_offers,
+    declared,
+    model_offers,
+    option_name,
+    require_capabilities,
+)
+from topoexp.config.build import build
+from topoexp.config.validate import ConfigError
+
+__all__ = [
+    "build_objective",
+    "check_composition",
+    "check_objective_metric",
+    "regulariser_keys",
+]
+
+
+def regulariser_keys(cfg: DictConfig) -> list[str]:
+    """The config keys of the selected regularisers (``loss.signature``, ...), in order."""
+    loss = cfg.get("loss")
+    if not isinstance(loss, DictConfig):
+        return []
+    return [f"loss.{name}" for name, node in loss.items_ex(resolve=False) if node is not None]
+
+
+def _node(cfg: DictConfig, key: str) -> Any:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.select(cfg, key)
+
+
+def check_composition(
+    cfg: DictConfig,
+    task: str,
+    needs: Iterable[str] = (),
+    needs_any: Iterable[str] = (),
+    regularisers: bool = True,
+) -> frozenset[str]:
+    """Check the model, data and regularisers against each other and the task's ``needs``
+    (every one) and ``needs_any`` (at least one); return the model's offers."""
+    model = cfg.get("model")
+    offered = model_offers(model)
+    model_name = option_name(cfg, "model")
+    require_capabilities(needs, offered, "model", task, model_name)
+    any_of = set(needs_any)
+    if any_of and not any_of & offered:
+        choices = " or ".join(f"'{c}'" for c in sorted(any_of))
+        raise ConfigError(
+            "model",
+            f"{task} needs a model that offers {choices}; {model_name} offers: "
+            f"{', '.join(sorted(offered)) or 'nothing'}",
+        )
+    data_needs = declared(model, "needs_data")
+    if data_needs and cfg.get("dataset") is not None:
+        require_capabilities(
+            data_needs,
+            data_offers(cfg.dataset),
+            "dataset",
+            model_name,
+            option_name(cfg, "dataset"),
+        )
+    for key in regulariser_keys(cfg):
+        if not regularisers:
+            raise ConfigError(key, f"{task} trains no model that a regulariser could act on")
+        needs_reg = declared(_node(cfg, key), "needs")
+        require_capabilities(needs_reg, offered, key, key, model_name)
+    return offered
+
+
+def check_objective_metric(cfg: DictConfig, produced: Iterable[str], task: str) -> None:
+    """The sweep objective must be a metric this run produces (exact names or ``prefix*``)."""
+    objective = cfg.get("objective")
+    if objective is None:
+        return
+    names = list(produced)
+    exact = {n for n in names if not n.endswith("*")}
+    prefixes = [n[:-1] for n in names if n.endswith("*")]
+    if objective in exact or any(str(objective).startswith(p) for p in prefixes):
+        return
+    shown = ", ".join(sorted(names)[:24])
+    raise ConfigError(
+        "objective",
+        f"{objective!r} is not a metric of {task} with these evaluators; it reports: {shown}",
+    )
+
+
+def build_objective(cfg: DictConfig, model: Any) -> Any:
+    """The trained module: ``model`` with the regularisers of the ``loss`` group."""
+    from topoexp.losses.objective import Objective
+
+    regularisers = {key.split(".", 1)[1]: build(cfg, key) for key in regulariser_keys(cfg)}
+    return Objective(model, regularisers)
