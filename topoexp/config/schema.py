@@ -36,9 +36,10 @@ class Config:
     task: Any = MISSING
     dataset: Any = MISSING
     model: Any = MISSING
-    loss: Any = MISSING
+    loss: Any = field(default_factory=dict)
     trainer: Any = MISSING
     evaluator: Any = MISSING
+    evaluators: Any = field(default_factory=dict)
     logger: Any = MISSING
     paths: Any = MISSING
     method: str = MISSING

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from annotated_types import Ge, Gt
 
 from topoexp.config.markers import ArgumentError
+from topoexp.config.validate import from_argument_error
+
+if TYPE_CHECKING:
+    from topoexp.evaluation.suite import Latents
 
 __all__ = ["DiagramDistances", "EmbeddingEvaluator"]
 
@@ -110,6 +114,8 @@ class EmbeddingEvaluator:
     partial batch dropped, QUIRK); ``best`` is the exact MSE of the evaluated model.
     """
 
+    needs: ClassVar[frozenset[str]] = frozenset()  # the latents of any embedding
+
     def __init__(
         self,
         split: Literal["test", "validation"] = "test",
@@ -140,6 +146,22 @@ class EmbeddingEvaluator:
                 f"{self.k_max} neighbours need more than the {n_points} points of the "
                 f"{self.split} split; use k_max < {n_points}",
             )
+
+    def metric_names(self) -> list[str]:
+        """The metrics this evaluator reports (``*``: any suffix), for the sweep objective."""
+        names = [f"kl_{s:g}" for s in self.sigmas] + ["mrre", "trust", "cont", "rmse"]
+        if self.diagrams.enabled:
+            names += [f"{d}_*" for d in self.diagrams.distances] + ["essential_count_diff_*"]
+        return names
+
+    def score(self, latents: Latents) -> tuple[dict[str, float], dict[str, Any]]:
+        """The measures of a task's latents (``evaluators=nldr``, see
+        :mod:`topoexp.evaluation.suite`)."""
+        try:
+            self.check_size(len(latents.latents))
+        except ArgumentError as error:
+            raise from_argument_error(error, "evaluators.nldr") from None
+        return self(latents.inputs, latents.latents, latents.title)
 
     def __call__(
         self, X: np.ndarray, Z: np.ndarray, title: str

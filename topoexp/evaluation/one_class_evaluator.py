@@ -15,14 +15,19 @@ Metrics: ``auc_m<m>`` and ``auc_m<m>_class<c>`` at ``radius``; with a ``radius_g
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from annotated_types import Ge, Gt
 
+from topoexp.capabilities import ENCODER
 from topoexp.config.markers import ArgumentError
+from topoexp.config.validate import ConfigError, from_argument_error
 from topoexp.evaluation.one_class import OneClassResult, one_class_count_eval, one_class_metrics
 from topoexp.evaluation.one_class_baselines import kde_bandwidth, one_class_baseline_eval
+
+if TYPE_CHECKING:
+    from topoexp.evaluation.suite import Latents
 
 __all__ = ["OneClassEvaluator", "radius_key"]
 
@@ -47,6 +52,8 @@ class OneClassEvaluator:
         bandwidth: KDE bandwidth rule (``scott``, ``silverman``, ``cv``) or a number.
         draw_seed: seed of the support draws, shared by every scorer.
     """
+
+    needs: ClassVar[frozenset[str]] = frozenset({ENCODER})  # the training split encoded
 
     def __init__(
         self,
@@ -92,10 +99,24 @@ class OneClassEvaluator:
         self.bandwidth = bandwidth
         self.draw_seed = draw_seed
 
-    def check_classes(self, train_labels: np.ndarray) -> None:
-        """Fail before scoring when the pool of a class is empty (its draws are capped at n_c)."""
-        if len(np.unique(train_labels)) < 2:
+    def check_classes(
+        self, train_labels: np.ndarray, test_labels: np.ndarray | None = None
+    ) -> None:
+        """Fail before training when one-vs-rest is undefined: fewer than two classes, or a
+        training class missing from the test labels (its AUC has no positives)."""
+        classes = np.unique(train_labels)
+        if len(classes) < 2:
             raise ArgumentError("m_values", "one-vs-rest needs at least two classes")
+        if test_labels is None:
+            return
+        present = np.unique(test_labels)
+        missing = sorted(set(classes.tolist()) - set(present.tolist()))
+        if missing or len(present) < 2:
+            raise ArgumentError(
+                "m_values",
+                f"one-vs-rest needs every class in the test split and at least two of them; "
+                f"missing there: {missing} (a larger data set or test split)",
+            )
 
     def evaluate(
         self,
@@ -133,6 +154,28 @@ class OneClassEvaluator:
             nu=self.nu,
             bandwidth=self.bandwidth,
         )
+
+    def metric_names(self) -> list[str]:
+        """The metrics this evaluator reports (``*``: any suffix), for the sweep objective."""
+        return [f"auc_m{m}" for m in self.m_values] + ["auc_m*", "auc_r*"]
+
+    def score(self, latents: Latents) -> tuple[dict[str, float], dict[str, Any]]:
+        """One-class AUCs of a task's latents (``evaluators=one_class``): the training split's
+        latents are the support, the evaluated split's the test set."""
+        if latents.train_latents is None or latents.train_labels is None:
+            raise ConfigError("evaluators.one_class", "needs latents of the training split")
+        try:
+            self.check_classes(latents.train_labels)
+        except ArgumentError as error:
+            raise from_argument_error(error, "evaluators.one_class") from None
+        _, metrics = self(
+            latents.train_latents,
+            latents.train_labels,
+            latents.latents,
+            latents.labels,
+            latents.n_branches,
+        )
+        return metrics, {}
 
     def __call__(
         self,

@@ -32,7 +32,7 @@ from topoexp.losses.objective import ModelOutputs, Regulariser
 from topoexp.losses.signature import MatchEdges, SignatureLoss
 from topoexp.topology.distances import data_distances, pairwise_distances
 
-__all__ = ["Connectivity", "DataNorm", "Homological", "TopologicalSignature"]
+__all__ = ["Connectivity", "DataNorm", "Homological", "LatentBarcode", "TopologicalSignature"]
 
 DataNorm = Literal["auto", "batch_max", "image_max", "none"]
 
@@ -219,3 +219,36 @@ class Homological(Regulariser):
     def forward(self, outputs: ModelOutputs) -> tuple[Tensor, dict[str, Any]]:
         h, terms = self.homological(outputs.z.reshape(len(outputs.z), -1))
         return h, {"loss.homological": h.detach(), **terms}
+
+
+class LatentBarcode(Regulariser):
+    """The topology layer's barcode penalty on each latent batch:
+    ``weight · Σ_t w_t · E(p_t, q_t, i0_t; PD_{dim_t})`` of ``layer``'s diagrams of the batch's
+    latent point cloud (the paper's eq. 1 as a regulariser, e.g. to increase or decrease the
+    latents' H0/H1 features).
+
+    Args:
+        layer: a point-cloud persistence layer (``RipsLayer``, ``AlphaLayer``; ``loss.latent_barcode
+            .layer``).
+        terms: energy terms ``{dim, p=1, q=0, i0=1, weight=1, infinite='drop'}`` as
+            :class:`~topoexp.optimise.penalties.BarcodePenalty`'s; a negative weight increases
+            the energy.
+        weight: overall weight.
+
+    Parts: ``loss.latent_barcode`` (weighted).
+    """
+
+    def __init__(
+        self,
+        layer: nn.Module,
+        terms: list[dict[str, Any]],
+        weight: Annotated[float, Ge(0)] = 1.0,
+    ) -> None:
+        super().__init__()
+        from topoexp.optimise.penalties import BarcodePenalty
+
+        self.penalty = BarcodePenalty(layer, terms, lam=_weight(weight))
+
+    def forward(self, outputs: ModelOutputs) -> tuple[Tensor, dict[str, Any]]:
+        value = self.penalty(outputs.z.reshape(len(outputs.z), -1))
+        return value, {"loss.latent_barcode": value.detach()}

@@ -172,7 +172,7 @@ class AttackTask:
             "the attacks clip to pixels in [0, 1]: set dataset.transform=corel (ToTensor only)"
             f", got {cfg.dataset.get('transform')!r}",
         )
-        check_composition(cfg, "task=attack", needs={CLASSIFIER}, regularisers=False)
+        check_composition(cfg, "task=attack", needs={CLASSIFIER}, regularisers=False, latents=False)
 
     # ------------------------------------------------------------------------------ the run
 

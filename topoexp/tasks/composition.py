@@ -30,9 +30,12 @@ from topoexp.config.build import build
 from topoexp.config.validate import ConfigError
 
 __all__ = [
+    "build_evaluators",
     "build_objective",
     "check_composition",
     "check_objective_metric",
+    "evaluator_keys",
+    "further_metric_names",
     "regulariser_keys",
 ]
 
@@ -57,9 +60,12 @@ def check_composition(
     needs: Iterable[str] = (),
     needs_any: Iterable[str] = (),
     regularisers: bool = True,
+    latents: bool = True,
 ) -> frozenset[str]:
-    """Check the model, data and regularisers against each other and the task's ``needs``
-    (every one) and ``needs_any`` (at least one); return the model's offers."""
+    """Check the model, data, regularisers and further evaluators against each other and the
+    task's ``needs`` (every one) and ``needs_any`` (at least one); return the model's offers.
+    ``regularisers``/``latents``: whether the task trains a model a regulariser acts on, and makes
+    latents the ``evaluators`` group could score."""
     model = cfg.get("model")
     offered = model_offers(model)
     model_name = option_name(cfg, "model")
@@ -84,9 +90,49 @@ def check_composition(
     for key in regulariser_keys(cfg):
         if not regularisers:
             raise ConfigError(key, f"{task} trains no model that a regulariser could act on")
+        _require_regulariser(_node(cfg, key), key, task)
         needs_reg = declared(_node(cfg, key), "needs")
         require_capabilities(needs_reg, offered, key, key, model_name)
+    for key in evaluator_keys(cfg):
+        if not latents:
+            raise ConfigError(key, f"{task} makes no latents for further evaluators to score")
+        require_capabilities(declared(_node(cfg, key), "needs"), offered, key, key, model_name)
     return offered
+
+
+def _require_regulariser(node: Any, key: str, task: str) -> None:
+    from hydra.utils import get_object
+
+    from topoexp.losses.objective import Regulariser
+
+    if not isinstance(node, DictConfig) or "_target_" not in node:
+        raise ConfigError(key, "expected a regulariser component with a _target_")
+    target = get_object(str(node._target_))
+    if not (isinstance(target, type) and issubclass(target, Regulariser)):
+        raise ConfigError(
+            key,
+            f"{node._target_} is not a regulariser of a model's objective, so {task} cannot "
+            "train with it (the optimise task's penalties act on a problem's parameters; on a "
+            "model's latents use loss=latent_barcode)",
+        )
+
+
+def evaluator_keys(cfg: DictConfig) -> list[str]:
+    """The config keys of the further evaluators (``evaluators.one_class``, ...)."""
+    node = cfg.get("evaluators")
+    if not isinstance(node, DictConfig):
+        return []
+    return [f"evaluators.{name}" for name, child in node.items_ex(resolve=False) if child]
+
+
+def further_metric_names(cfg: DictConfig) -> list[str]:
+    """What the ``evaluators`` group's entries report."""
+    return [name for key in evaluator_keys(cfg) for name in build(cfg, key).metric_names()]
+
+
+def build_evaluators(cfg: DictConfig) -> dict[str, Any]:
+    """The further evaluators, by name."""
+    return {key.split(".", 1)[1]: build(cfg, key) for key in evaluator_keys(cfg)}
 
 
 def check_objective_metric(cfg: DictConfig, produced: Iterable[str], task: str) -> None:

@@ -4,8 +4,9 @@ A trainable model with the regularisers of the ``loss`` group (e.g. TopoAE's sig
 trained by the ``trainer`` and encodes the evaluated split; a scikit-learn-style baseline (PCA,
 t-SNE, UMAP, Isomap) is fitted on the training part instead. Any model that offers an encoder or
 is an estimator can be embedded (:mod:`topoexp.tasks.composition`). The ``evaluator`` scores the
-latents against the inputs. Writes ``latents.npz``, ``latents.png``, ``history.json``, ``losses.png`` and the
-checkpoints.
+latents against the inputs, and the ``evaluators`` group's entries score them by other papers'
+measures (:mod:`topoexp.evaluation.suite`). Writes ``latents.npz``, ``latents.png``,
+``history.json``, ``losses.png`` and the checkpoints.
 """
 
 from __future__ import annotations
@@ -25,9 +26,17 @@ from topoexp.config.build import build
 from topoexp.config.markers import ArgumentError
 from topoexp.config.validate import ConfigError, from_argument_error, require
 from topoexp.data.base import DataSplits, as_arrays
+from topoexp.evaluation.suite import Latents, score_all
 from topoexp.models.baselines import has_inverse, has_transform
 from topoexp.tasks.base import RunContext, TaskResult
-from topoexp.tasks.composition import build_objective, check_composition, regulariser_keys
+from topoexp.tasks.composition import (
+    build_evaluators,
+    build_objective,
+    check_composition,
+    check_objective_metric,
+    further_metric_names,
+    regulariser_keys,
+)
 
 __all__ = ["Embedding", "EmbeddingTask", "embed_autoencoder", "embed_baseline", "encode_split"]
 
@@ -61,9 +70,13 @@ class EmbeddingTask:
 
     def check(self, cfg: DictConfig) -> None:
         """Build the cheap components (their own checks) and check how they combine."""
-        build(cfg, "evaluator")
+        evaluator = build(cfg, "evaluator")
         build(cfg, "trainer")
-        check_composition(cfg, "task=embedding", needs_any={ENCODER, ESTIMATOR})
+        offered = check_composition(cfg, "task=embedding", needs_any={ENCODER, ESTIMATOR})
+        produced = evaluator.metric_names() + further_metric_names(cfg) + ["data_mse"]
+        if TRAINABLE in offered:
+            produced += ["epochs", "best_epoch"]
+        check_objective_metric(cfg, produced, "task=embedding")
         if regulariser_keys(cfg):
             require(
                 cfg.trainer.batch_size >= 2,
@@ -98,6 +111,11 @@ class EmbeddingTask:
             embedding = embed_baseline(model, data, evaluator.split, ctx.seed)
 
         metrics, more = evaluator(embedding.X, embedding.latents, f"{cfg.method} on {data.name}")
+        further = build_evaluators(cfg)
+        if further:
+            values, figs = score_all(further, self._latents(ctx, model, data, embedding), metrics)
+            metrics |= values
+            more |= figs
         if embedding.data_mse is not None:
             metrics["data_mse"] = float(embedding.data_mse)
         metrics |= {k: float(v) for k, v in extra.items()}
@@ -117,6 +135,24 @@ class EmbeddingTask:
         return TaskResult(metrics, figures)
 
     @staticmethod
+    def _latents(ctx: RunContext, model: Any, data: DataSplits, embedding: Embedding) -> Latents:
+        """The evaluated latents and those of the fitting split for further evaluators."""
+        fit = data.split("fit")
+        if isinstance(model, torch.nn.Module):
+            train_z, _ = encode_split(model, fit, 512)
+        else:
+            train_z = np.asarray(model.transform(as_arrays(fit)[0]))
+        return Latents(
+            inputs=embedding.X,
+            latents=embedding.latents,
+            labels=embedding.labels,
+            train_latents=train_z,
+            train_labels=as_arrays(fit)[1],
+            n_branches=int(getattr(getattr(model, "model", model), "n_branches", 1)),
+            title=ctx.title,
+        )
+
+    @staticmethod
     def _check_sizes(cfg: DictConfig, data: DataSplits, evaluator, trainer) -> None:
         """Checks against the data's sizes, before any training (each names its key)."""
         n_eval = len(data.split(evaluator.split))
@@ -124,6 +160,16 @@ class EmbeddingTask:
             evaluator.check_size(n_eval)
         except ArgumentError as error:
             raise from_argument_error(error, "evaluator") from None
+        for name, further in build_evaluators(cfg).items():
+            try:
+                if hasattr(further, "check_size"):
+                    further.check_size(n_eval)
+                if hasattr(further, "check_classes"):
+                    further.check_classes(
+                        as_arrays(data.fit)[1], as_arrays(data.split(evaluator.split))[1]
+                    )
+            except ArgumentError as error:
+                raise from_argument_error(error, f"evaluators.{name}") from None
         if is_autoencoder(cfg.model):
             try:
                 trainer.check_sizes(len(data.split(trainer.fit_on)), len(data.validation))

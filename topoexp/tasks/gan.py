@@ -179,7 +179,7 @@ class GANTask:
             "the task reads [0, 1] images and scales them to [-1, 1]: set "
             f"dataset.transform=corel, got {cfg.dataset.get('transform')!r}",
         )
-        check_composition(cfg, "task=gan", needs={GENERATOR}, regularisers=False)
+        check_composition(cfg, "task=gan", needs={GENERATOR}, regularisers=False, latents=False)
         require(
             str(cfg.trainer.get("_target_", "")).endswith("gan_loop.GANTrainer"),
             "trainer",

@@ -135,7 +135,7 @@ class GenerativeTask:
         )
         if self.floor:
             return
-        check_composition(cfg, "task=generative", needs={TRAINABLE, PRIOR, DECODER})
+        check_composition(cfg, "task=generative", needs={TRAINABLE, PRIOR, DECODER}, latents=False)
         trainer = build(cfg, "trainer")
         require(
             trainer.patience >= trainer.max_epochs and not trainer.reload_best,

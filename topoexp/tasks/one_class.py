@@ -33,9 +33,17 @@ from topoexp.config.validate import from_argument_error, require
 from topoexp.data.base import DataSplits
 from topoexp.evaluation.death_times import death_time_summary
 from topoexp.evaluation.one_class import OneClassResult, one_class_arrays
+from topoexp.evaluation.suite import Latents, score_all
 from topoexp.tasks.backbones import encode, load_backbone, materialise, subset_of
 from topoexp.tasks.base import RunContext, TaskResult
-from topoexp.tasks.composition import build_objective, check_composition, regulariser_keys
+from topoexp.tasks.composition import (
+    build_evaluators,
+    build_objective,
+    check_composition,
+    check_objective_metric,
+    further_metric_names,
+    regulariser_keys,
+)
 
 __all__ = ["OneClassTask"]
 
@@ -86,6 +94,8 @@ class OneClassTask:
             "evaluator",
             f"the one_class task needs a one-class evaluator, got {cfg.evaluator._target_}",
         )
+        produced = [*evaluator.metric_names(), *further_metric_names(cfg), "death_time*", "time/*"]
+        check_objective_metric(cfg, [*produced, "epochs"], "task=one_class")
         if self.features == "pixels":
             require(
                 evaluator.scorer != "count",
@@ -120,6 +130,17 @@ class OneClassTask:
         sizes = {"eval_train": len(train_set), "eval_test": len(test_set)}
         log.info("evaluated data %s: %s, shape %s", eval_data.name, sizes, eval_data.input_shape)
         ctx.record.add_facts(eval_data=eval_data.name, eval_sizes=sizes)
+        train_y, test_y = train_set.tensors[1].numpy(), test_set.tensors[1].numpy()
+        further = build_evaluators(ctx.cfg)
+        for key, scorer in {"evaluator": evaluator, **further}.items():
+            try:  # before any training: one-vs-rest must be defined on these labels
+                if hasattr(scorer, "check_classes"):
+                    scorer.check_classes(train_y, test_y)
+                if hasattr(scorer, "check_size"):
+                    scorer.check_size(len(test_y))
+            except ArgumentError as error:
+                name = key if key == "evaluator" else f"evaluators.{key}"
+                raise from_argument_error(error, name) from None
         figures: dict[str, Any] = {}
         n_branches = 1
         if self.features == "pixels":
@@ -137,16 +158,23 @@ class OneClassTask:
                 from topoexp.report.figures import loss_curves
 
                 figures["losses"] = loss_curves(history, ctx.title)
-        train_y, test_y = train_set.tensors[1].numpy(), test_set.tensors[1].numpy()
-
         started = time.perf_counter()
-        try:
-            evaluator.check_classes(train_y)
-        except ArgumentError as error:
-            raise from_argument_error(error, "evaluator") from None
         results, auc_metrics = evaluator(train_x, train_y, test_x, test_y, n_branches)
         metrics["time/evaluate_s"] = time.perf_counter() - started
         metrics |= auc_metrics
+        if further:
+            latents = Latents(
+                inputs=test_set.tensors[0].flatten(1).numpy(),
+                latents=test_x,
+                labels=test_y,
+                train_latents=train_x,
+                train_labels=train_y,
+                n_branches=n_branches,
+                title=ctx.title,
+            )
+            values, more = score_all(further, latents, metrics)
+            metrics |= values
+            figures |= more
         ctx.sink.log_table("per_class_auc", *per_class_rows(results, eval_data.name))
         log.info(
             "AUC on %s: %s",

@@ -1,0 +1,202 @@
+"""The composition rule over the whole product of the config groups.
+
+Every combination of task × data set × model × regularisers × further evaluators either trains
+(one short epoch or a few iterations) and evaluates, or is refused before anything is trained with
+a :class:`ConfigError` that names a config key. Nothing may fail inside training or after it.
+
+The default run takes a fixed sample of the product; ``-m slow`` runs all of it. Each run prints
+its outcome, and the tests print the counts of runnable and refused combinations.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf, open_dict
+
+from tests.conftest import CONF_DIR, compose
+from topoexp.config.validate import ConfigError
+from topoexp.run import preflight, run
+
+TASKS = ["embedding", "one_class", "generative", "gan", "attack", "optimise"]
+#: Data sets that need no downloaded files here (MNIST and Fashion-MNIST are faked).
+DATASETS = ["spheres", "patterns", "mnist", "fmnist", "problem/points"]
+#: What each task's experiments set besides (its trainer, its own evaluator, its objective).
+TASK_SETTINGS = {
+    "embedding": ["evaluator=nldr", "objective=kl_0.1"],
+    "one_class": ["evaluator=one_class", "objective=auc_m4"],
+    "generative": ["trainer=homreg", "evaluator=null", "objective=fid"],
+    "gan": ["trainer=gan", "evaluator=null", "objective=mmd_l2"],
+    "attack": ["trainer=null", "evaluator=null", "objective=attack_success_rate"],
+    "optimise": ["model=null", "trainer=null", "evaluator=null", "objective=loss"],
+}
+MODELS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
+LOSSES = [
+    *sorted(p.stem for p in (CONF_DIR / "loss").glob("*.yaml")),
+    "[signature,connectivity]",
+    "[connectivity,homological]",
+]
+EVALUATORS = ["none", "nldr", "one_class", "[nldr,one_class]"]
+
+#: Values that shrink any run to a second or two, set wherever the key exists.
+SHRINK = {
+    "dataset.n_samples": 40,
+    "dataset.d": 8,
+    "dataset.n_per_class": 12,
+    "dataset.n_test_per_class": 8,
+    "dataset.verify_checksums": False,
+    "trainer.max_epochs": 1,
+    "trainer.patience": 1,
+    "trainer.batch_size": 16,
+    "trainer.progress": False,
+    "trainer.num_threads": 1,
+    "trainer.iterations": 2,
+    "trainer.checkpoint_every": 1,
+    "trainer.log_every": 1,
+    "evaluator.k_min": 2,
+    "evaluator.k_max": 6,
+    "evaluator.k_step": 2,
+    "evaluator.plot": False,
+    "evaluator.m_values": [4],
+    "evaluator.runs": 1,
+    "evaluators.nldr.k_min": 2,
+    "evaluators.nldr.k_max": 6,
+    "evaluators.nldr.k_step": 2,
+    "evaluators.nldr.plot": False,
+    "evaluators.one_class.m_values": [4],
+    "evaluators.one_class.runs": 1,
+    "task.death_time_batches": 2,
+    "task.death_time_batch_size": 8,
+    "task.n_samples": 40,
+    "task.monitor_size": 16,
+    "task.scatter_size": 16,
+    "task.grid_size": 4,
+    "task.train_subset": 80,
+    "task.test_subset": 40,
+    "task.epoch_media": False,
+    "task.computations": 1,
+    "task.n_l2": 8,
+    "task.n_wass": 4,
+    "task.interpolations": 1,
+    "task.interpolation_steps": 2,
+    "task.n_attack": 4,
+    "task.steps": 2,
+    "task.n_examples": 2,
+    "task.fit_epochs": 1,
+    "task.num_threads": 1,
+    "model.generator_hidden": [8, 16],
+    "model.discriminator_hidden": [8],
+    "model.hidden": [8, 8],
+    "model.hidden_dim": 8,
+    "model.n_branches": 2,
+    "model.branch_dim": 2,
+    "model.filters": [4, 8, 8],
+    "model.features.n_directions": 2,
+    "model.features.max_power": 1,
+}
+
+
+def _combinations() -> list[tuple[str, str, str, str, str]]:
+    return list(itertools.product(TASKS, DATASETS, MODELS, LOSSES, EVALUATORS))
+
+
+def _shrunk(cfg, root: Path):
+    with open_dict(cfg):
+        for key, value in SHRINK.items():
+            if OmegaConf.select(cfg, key, default=None) is not None:
+                OmegaConf.update(cfg, key, value, merge=False)
+        if OmegaConf.select(cfg, "task.feature_cache", default=None) is not None:
+            cfg.task.feature_cache = str(root / "cache")
+        if OmegaConf.select(cfg, "task.classifier_dir", default="absent") is None:
+            cfg.task.classifier_dir = str(root / "assets")
+    return cfg
+
+
+def outcome(combination: tuple[str, ...], root: Path, out: Path) -> str:
+    """``runnable``, ``refused: <key>``, or raises: a failure is never swallowed."""
+    task, dataset, model, loss, evaluators = combination
+    overrides = [
+        f"task={task}", f"dataset={dataset}", f"model={model}", f"loss={loss}",
+        f"evaluators={evaluators}", "logger=none", f"paths.data_dir={root / 'data'}",
+    ]  # fmt: skip
+    if dataset in ("mnist", "fmnist") and task in ("generative", "gan", "attack"):
+        overrides.append("dataset.transform=corel")
+    if model == "corel" and dataset in ("mnist", "fmnist"):
+        overrides.append("dataset.transform=corel32")
+    overrides += TASK_SETTINGS[task]
+    if task == "optimise":
+        overrides.remove(f"model={model}")
+    try:
+        cfg = _shrunk(compose(overrides, out), root)
+        preflight(cfg)
+    except ConfigError as error:
+        return f"refused: {error.key}"
+    try:
+        run(cfg)
+    except ConfigError as error:  # a check against the loaded data: before any training
+        status = json.loads((out / "status.json").read_text())
+        assert not (out / "checkpoints" / "last.pt").exists(), (combination, error)
+        assert status["status"] == "failed"
+        return f"refused after loading the data: {error.key}"
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "completed", combination
+    assert (out / "metrics.json").is_file()
+    return "runnable"
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    from tests.test_homreg_task import write_fake_mnist, write_stand_in_classifier
+
+    base = tmp_path_factory.mktemp("cross")
+    write_fake_mnist(base / "data")
+    fmnist = base / "data" / "FashionMNIST"
+    fmnist.mkdir()
+    (fmnist / "raw").symlink_to(base / "data" / "MNIST" / "raw")
+    write_stand_in_classifier(base / "assets")
+    return base
+
+
+def _check(combinations, root: Path, tmp_path: Path) -> Counter:
+    counts: Counter = Counter()
+    for k, combination in enumerate(combinations):
+        result = outcome(combination, root, tmp_path / f"run{k}")
+        print(" × ".join(combination), "→", result)
+        counts["runnable" if result == "runnable" else "refused"] += 1
+    print(f"{counts['runnable']} runnable, {counts['refused']} refused of {len(combinations)}")
+    return counts
+
+
+#: A fixed sample of the product for the default test run: every task, data set, model, loss and
+#: evaluator choice occurs, runnable combinations included.
+SAMPLE_SIZE = 90
+
+
+def test_a_sample_of_the_product_runs_or_is_refused_in_preflight(root, tmp_path):
+    everything = _combinations()
+    sample = random.Random(0).sample(everything, SAMPLE_SIZE)
+    # the issue's combinations and the composed examples of the README, always
+    sample += [
+        ("embedding", "spheres", "corel", "signature", "none"),
+        ("embedding", "spheres", "gen_ae", "none", "none"),
+        ("embedding", "spheres", "vae", "none", "none"),
+        ("one_class", "spheres", "mlp", "signature", "none"),
+        ("embedding", "spheres", "mlp", "barcode", "none"),
+        ("embedding", "spheres", "mlp", "homological", "nldr"),
+        ("embedding", "mnist", "deep", "[signature,connectivity]", "one_class"),
+        ("embedding", "mnist", "corel", "connectivity", "none"),
+        ("one_class", "mnist", "deep", "signature", "nldr"),
+    ]
+    counts = _check(sample, root, tmp_path)
+    assert counts["runnable"] >= 10 and counts["refused"] >= 10
+
+
+@pytest.mark.slow
+def test_the_whole_product_runs_or_is_refused_in_preflight(root, tmp_path):
+    counts = _check(_combinations(), root, tmp_path)
+    assert counts["runnable"] > 0
