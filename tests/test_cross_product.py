@@ -105,6 +105,56 @@ def _combinations() -> list[tuple[str, str, str, str, str]]:
     return list(itertools.product(TASKS, DATASETS, MODELS, LOSSES, EVALUATORS))
 
 
+#: The data sets each task's experiments use: the default sample draws from these pairs, so that
+#: it holds runnable combinations as well as refused ones.
+NATURAL_DATA = {
+    "embedding": ["spheres", "mnist"],
+    "one_class": ["patterns", "spheres", "mnist"],
+    "generative": ["mnist"],
+    "gan": ["mnist"],
+    "attack": ["mnist"],
+    "optimise": ["problem/points"],
+}
+
+
+def _natural_combinations() -> list[tuple[str, str, str, str, str]]:
+    return [
+        (task, data, model, loss, evaluators)
+        for task, datasets in NATURAL_DATA.items()
+        for data, model, loss, evaluators in itertools.product(datasets, MODELS, LOSSES, EVALUATORS)
+    ]
+
+
+class _Composer:
+    """Composes the real config from ``conf/`` as ``python -m topoexp`` does, initialising Hydra
+    once for the whole product (``tests.conftest.compose`` initialises it per call)."""
+
+    def __enter__(self):
+        from hydra import initialize_config_dir
+        from hydra.core.global_hydra import GlobalHydra
+
+        from topoexp.config.schema import register_configs
+
+        register_configs()
+        GlobalHydra.instance().clear()
+        self._context = initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3")
+        self._context.__enter__()
+        return self
+
+    def __call__(self, overrides: list[str], out: Path):
+        from hydra import compose as hydra_compose
+
+        return hydra_compose(
+            "config", overrides=[*overrides, f"paths.output_dir={out}", f"paths.root_dir={out}"]
+        )
+
+    def __exit__(self, *exc) -> None:
+        from hydra.core.global_hydra import GlobalHydra
+
+        self._context.__exit__(*exc)
+        GlobalHydra.instance().clear()
+
+
 def _shrunk(cfg, root: Path):
     with open_dict(cfg):
         for key, value in SHRINK.items():
@@ -117,7 +167,7 @@ def _shrunk(cfg, root: Path):
     return cfg
 
 
-def outcome(combination: tuple[str, ...], root: Path, out: Path) -> str:
+def outcome(combination: tuple[str, ...], root: Path, out: Path, compose=compose) -> str:
     """``runnable``, ``refused: <key>``, or raises: a failure is never swallowed."""
     task, dataset, model, loss, evaluators = combination
     overrides = [
@@ -131,8 +181,14 @@ def outcome(combination: tuple[str, ...], root: Path, out: Path) -> str:
     overrides += TASK_SETTINGS[task]
     if task == "optimise":
         overrides.remove(f"model={model}")
+    nulled = [o.split("=")[0] for o in overrides if o.endswith("=null")]
+    overrides = [o for o in overrides if not o.endswith("=null")]
     try:
-        cfg = _shrunk(compose(overrides, out), root)
+        cfg = compose(overrides, out)
+        with open_dict(cfg):
+            for key in nulled:
+                cfg[key] = None
+        cfg = _shrunk(cfg, root)
         preflight(cfg)
     except ConfigError as error:
         return f"refused: {error.key}"
@@ -164,22 +220,23 @@ def root(tmp_path_factory) -> Path:
 
 def _check(combinations, root: Path, tmp_path: Path) -> Counter:
     counts: Counter = Counter()
-    for k, combination in enumerate(combinations):
-        result = outcome(combination, root, tmp_path / f"run{k}")
-        print(" × ".join(combination), "→", result)
-        counts["runnable" if result == "runnable" else "refused"] += 1
+    with _Composer() as composer:
+        for k, combination in enumerate(combinations):
+            result = outcome(combination, root, tmp_path / f"run{k}", composer)
+            print(" × ".join(combination), "→", result)
+            counts["runnable" if result == "runnable" else "refused"] += 1
     print(f"{counts['runnable']} runnable, {counts['refused']} refused of {len(combinations)}")
     return counts
 
 
 #: A fixed sample of the product for the default test run: every task, data set, model, loss and
 #: evaluator choice occurs, runnable combinations included.
-SAMPLE_SIZE = 90
+SAMPLE_SIZE = 80
 
 
 def test_a_sample_of_the_product_runs_or_is_refused_in_preflight(root, tmp_path):
-    everything = _combinations()
-    sample = random.Random(0).sample(everything, SAMPLE_SIZE)
+    sample = random.Random(0).sample(_natural_combinations(), SAMPLE_SIZE)
+    sample += random.Random(1).sample(_combinations(), 10)
     # the issue's combinations and the composed examples of the README, always
     sample += [
         ("embedding", "spheres", "corel", "signature", "none"),
@@ -187,7 +244,7 @@ def test_a_sample_of_the_product_runs_or_is_refused_in_preflight(root, tmp_path)
         ("embedding", "spheres", "vae", "none", "none"),
         ("one_class", "spheres", "mlp", "signature", "none"),
         ("embedding", "spheres", "mlp", "barcode", "none"),
-        ("embedding", "spheres", "mlp", "homological", "nldr"),
+        ("embedding", "spheres", "mlp", "homological", "none"),
         ("embedding", "mnist", "deep", "[signature,connectivity]", "one_class"),
         ("embedding", "mnist", "corel", "connectivity", "none"),
         ("one_class", "mnist", "deep", "signature", "nldr"),

@@ -80,9 +80,16 @@ def preflight(cfg: DictConfig) -> Any:
 
     Returns the task. Raises :class:`~topoexp.config.validate.ConfigError` naming the key.
     """
-    validate(cfg)
-    task = build(cfg, "task")
-    task.check(cfg)
+    from omegaconf.errors import InterpolationResolutionError
+
+    from topoexp.config.validate import ConfigError
+
+    try:
+        validate(cfg)
+        task = build(cfg, "task")
+        task.check(cfg)
+    except InterpolationResolutionError as error:  # e.g. ${trainer.batch_size} without a trainer
+        raise ConfigError(str(error.full_key), str(error).splitlines()[0]) from None
     return task
 
 

@@ -125,9 +125,19 @@ def evaluator_keys(cfg: DictConfig) -> list[str]:
     return [f"evaluators.{name}" for name, child in node.items_ex(resolve=False) if child]
 
 
-def further_metric_names(cfg: DictConfig) -> list[str]:
-    """What the ``evaluators`` group's entries report."""
-    return [name for key in evaluator_keys(cfg) for name in build(cfg, key).metric_names()]
+def further_metric_names(cfg: DictConfig, own: Iterable[str] = ()) -> list[str]:
+    """What the ``evaluators`` group's entries report; an entry reporting a metric the task's own
+    ``evaluator`` (``own``) or an earlier entry reports is refused, naming it."""
+    seen = {n for n in own if not n.endswith("*")}
+    names: list[str] = []
+    for key in evaluator_keys(cfg):
+        mine = build(cfg, key).metric_names()
+        clash = sorted(seen & {n for n in mine if not n.endswith("*")})
+        if clash:
+            raise ConfigError(key, f"reports metrics the run already reports: {clash}")
+        seen |= set(mine)
+        names += mine
+    return names
 
 
 def build_evaluators(cfg: DictConfig) -> dict[str, Any]:

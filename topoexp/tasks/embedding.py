@@ -73,7 +73,8 @@ class EmbeddingTask:
         evaluator = build(cfg, "evaluator")
         build(cfg, "trainer")
         offered = check_composition(cfg, "task=embedding", needs_any={ENCODER, ESTIMATOR})
-        produced = evaluator.metric_names() + further_metric_names(cfg) + ["data_mse"]
+        own = evaluator.metric_names()
+        produced = own + further_metric_names(cfg, own) + ["data_mse"]
         if TRAINABLE in offered:
             produced += ["epochs", "best_epoch"]
         check_objective_metric(cfg, produced, "task=embedding")

@@ -94,7 +94,8 @@ class OneClassTask:
             "evaluator",
             f"the one_class task needs a one-class evaluator, got {cfg.evaluator._target_}",
         )
-        produced = [*evaluator.metric_names(), *further_metric_names(cfg), "death_time*", "time/*"]
+        own = evaluator.metric_names()
+        produced = [*own, *further_metric_names(cfg, own), "death_time*", "time/*"]
         check_objective_metric(cfg, [*produced, "epochs"], "task=one_class")
         if self.features == "pixels":
             require(
