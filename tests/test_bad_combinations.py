@@ -16,10 +16,10 @@ from topoexp.config.validate import ConfigError
 from topoexp.run import preflight, run
 
 ONE_CLASS_TINY = [
+    *[t for t in TINY if not t.startswith("evaluator.")],
     "task=one_class", "evaluator=one_class", "evaluator.m_values=[5]", "evaluator.runs=1",
     "task.death_time_batches=2", "task.death_time_batch_size=5", "dataset.n_samples=60",
     "objective=auc_m5",
-    *[t for t in TINY if not t.startswith("evaluator.")],
 ]  # fmt: skip
 
 
