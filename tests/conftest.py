@@ -41,6 +41,9 @@ def datasets_root(shared_dir: Path) -> Path:
 
 
 CONF_DIR = REPO_ROOT / "conf"
+#: Experiments that are shared protocol bases, not runs of their own, and the key preflight
+#: refuses each on when run alone.
+EXPERIMENT_BASES = {"corel/protocol": "dataset"}  # COREL needs images; the base selects no data
 
 #: Overrides that shrink SPHERES and training so a whole run takes a second or two.
 TINY = [

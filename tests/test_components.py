@@ -2,8 +2,10 @@
 
 For each file in ``conf/experiment/`` the components it names are built from the composed config
 (``topoexp.config.build``) and each key of each component's config is compared with the built
-object: its attribute of that name, or ``get_params()`` for scikit-learn estimators. A value that
-a factory drops on the way (as ``model.batchnorm`` once was) makes the test fail.
+object: its attribute of that name (on the object or a module it holds: a regulariser passes its
+switches to the loss it wraps), or ``get_params()`` for scikit-learn estimators. A value that a
+factory drops on the way (as ``model.batchnorm`` once was) makes the test fail. Each entry of the
+``loss`` group (the regularisers) is built and checked the same way.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ from typing import Any
 
 import pytest
 from omegaconf import DictConfig, OmegaConf
+from torch.nn import Module
 
-from tests.conftest import CONF_DIR, compose
+from tests.conftest import CONF_DIR, EXPERIMENT_BASES, compose
 from topoexp.config.build import build
 from topoexp.config.signatures import parameters
 from topoexp.run import preflight
+from topoexp.tasks.composition import regulariser_keys
 
 EXPERIMENTS = sorted(
     p.relative_to(CONF_DIR / "experiment").with_suffix("").as_posix()
     for p in (CONF_DIR / "experiment").rglob("*.yaml")
+    if p.relative_to(CONF_DIR / "experiment").with_suffix("").as_posix() not in EXPERIMENT_BASES
 )
 # Keys whose value is transformed on purpose on the way to the object, each with the reason.
 TRANSFORMED = {
@@ -36,6 +41,17 @@ TRANSFORMED = {
     ("topoexp.models.generative.GenerativeAE", "prior"),
     ("topoexp.models.generative.VAE", "prior"),
 }
+_HOMOLOGICAL = "topoexp.losses.regularisers.Homological"
+# Keys a component stores under another name (in the loss it wraps), each with where.
+RENAMED = {
+    (_HOMOLOGICAL, "weight"): "homological.coef",
+    (_HOMOLOGICAL, "ball_norm"): "homological.ball.norm",
+    (_HOMOLOGICAL, "ball_coef"): "homological.ball_coef",
+    (_HOMOLOGICAL, "death_coef"): "homological.death_coef",
+    (_HOMOLOGICAL, "cutoff"): "homological.cutoff",
+}
+# Keys whose null means "the value of another key" (the coefficient the loss then holds).
+NULL_MEANS = {(_HOMOLOGICAL, "ball_coef"): "weight", (_HOMOLOGICAL, "death_coef"): "weight"}
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -46,14 +62,26 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+def _holds(obj: Any, key: str) -> bool:
+    """``obj`` has a value ``key`` (not a method: ``nn.Module.half`` is no setting)."""
+    return hasattr(obj, key) and not inspect.ismethod(getattr(obj, key))
+
+
 def _value_of(obj: Any, key: str) -> Any:
     if hasattr(obj, "get_params") and not hasattr(obj, "parameters"):
         params = obj.get_params(deep=False)
         if key in params:
             return params[key]
-    if not hasattr(obj, key):
-        raise AssertionError(f"{type(obj).__name__} keeps no '{key}': the value did not reach it")
-    return getattr(obj, key)
+    if "." in key:
+        head, rest = key.split(".", 1)
+        return _value_of(_value_of(obj, head), rest)
+    if _holds(obj, key):
+        return getattr(obj, key)
+    if isinstance(obj, Module):  # the loss it wraps (TopologicalSignature.signature)
+        for child in obj.children():
+            if _holds(child, key):
+                return getattr(child, key)
+    raise AssertionError(f"{type(obj).__name__} keeps no '{key}': the value did not reach it")
 
 
 def assert_reached(node: DictConfig, obj: Any, path: str) -> int:
@@ -69,7 +97,9 @@ def assert_reached(node: DictConfig, obj: Any, path: str) -> int:
         if isinstance(child, DictConfig) and "_target_" in child:
             checked += assert_reached(node[key], _value_of(obj, key), f"{path}.{key}")
             continue
-        got = _value_of(obj, key)
+        got = _value_of(obj, RENAMED.get((target, key), key))
+        if value is None and (target, key) in NULL_MEANS:
+            value = plain[NULL_MEANS[target, key]]
         assert _same(value, got), f"{path}.{key}: config {value!r}, built object holds {got!r}"
         checked += 1
     return checked
@@ -85,18 +115,27 @@ def test_every_config_value_reaches_the_object_built(name, tmp_path):
             n += assert_reached(cfg[key], build(cfg, key), key)
     if cfg.trainer is not None:
         n += assert_reached(cfg.trainer, build(cfg, "trainer", seed=1), "trainer")
-    model = None
     if cfg.model is not None:
-        shape = (101,) if cfg.dataset.name == "spheres" else (1, 28, 28)
-        model = build(cfg, "model", input_shape=shape, random_state=1)
+        model = build(cfg, "model", input_shape=_input_shape(cfg.dataset), random_state=1)
         n += assert_reached(cfg.model, model, "model")
-    wrapped = build(cfg, "loss", autoencoder=model) if inspect.isclass(type(model)) else None
-    if not cfg.loss._target_.endswith("reconstruction_only"):
-        n += assert_reached(cfg.loss, wrapped, "loss")
+    if "_target_" in cfg.loss:  # the optimise task's penalty, one component
+        n += assert_reached(cfg.loss, build(cfg, "loss"), "loss")
+    else:  # a model's regularisers: loss.signature, loss.connectivity, ...
+        for key in regulariser_keys(cfg):
+            n += assert_reached(OmegaConf.select(cfg, key), build(cfg, key), key)
     # data sets are built in their own tests (files); here every key must bind to the loader
     accepted = {p.name for p in parameters(cfg.dataset._target_)}
     assert set(cfg.dataset) - {"_target_"} <= accepted
     assert n >= (15 if cfg.model is not None else 10)  # optimise runs have no model/trainer
+
+
+def _input_shape(dataset: DictConfig) -> tuple[int, ...]:
+    """The sample shape the run takes from the data (without reading any files)."""
+    if dataset.name == "spheres":
+        return (101,)
+    channels = 1 if dataset.name in ("mnist", "fmnist", "patterns") else 3
+    side = 28 if channels == 1 and dataset.get("transform") != "corel32" else 32
+    return (channels, side, side)
 
 
 def test_the_study_network_is_relu_then_batch_norm(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from tests.conftest import CONF_DIR, compose
+from tests.conftest import CONF_DIR, EXPERIMENT_BASES, compose
 from topoexp.config.validate import ConfigError
 from topoexp.run import preflight
 
@@ -20,7 +20,7 @@ def test_default_run_is_spheres_topoae_table1(tmp_path):
     default = compose([], tmp_path)
     explicit = compose(["+experiment=spheres/topoae"], tmp_path)
     assert default.method == "topoae" and default.dataset.name == "spheres"
-    assert default.loss.lam == pytest.approx(0.433577)
+    assert default.loss.signature.weight == pytest.approx(0.433577)
     assert default.trainer.batch_size == 28 and default.trainer.lr == pytest.approx(2.72684e-4)
     # identical jobs (the experiment only adds the W&B group)
     a, b = OmegaConf.to_container(default), OmegaConf.to_container(explicit)
@@ -28,10 +28,21 @@ def test_default_run_is_spheres_topoae_table1(tmp_path):
     assert a == b
 
 
-@pytest.mark.parametrize("name", EXPERIMENTS)
+BASES = EXPERIMENT_BASES
+
+
+@pytest.mark.parametrize("name", [e for e in EXPERIMENTS if e not in BASES])
 def test_every_experiment_composes_and_validates(name, tmp_path):
     cfg = compose([f"+experiment={name}"], tmp_path)
     preflight(cfg)
+
+
+@pytest.mark.parametrize(("name", "key"), sorted(BASES.items()))
+def test_a_protocol_base_composes_and_is_refused_alone_naming_the_key(name, key, tmp_path):
+    cfg = compose([f"+experiment={name}"], tmp_path)
+    with pytest.raises(ConfigError) as info:
+        preflight(cfg)
+    assert info.value.key == key and "'images'" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -46,10 +57,11 @@ def test_spheres_best_hyperparameters(method, batch, lr, lam, tmp_path):
     cfg = compose([f"+experiment=spheres/{method}"], tmp_path)
     assert (cfg.trainer.batch_size, cfg.trainer.lr) == (batch, lr)
     assert cfg.trainer.fit_on == "fit" and cfg.evaluator.data_mse == "last_epoch"
-    assert (cfg.loss.get("lam")) == lam
-    assert cfg.loss._target_.endswith(
-        "TopologicallyRegularizedAE" if lam else "reconstruction_only"
-    )
+    if lam is None:  # the plain autoencoder: no regulariser
+        assert OmegaConf.to_container(cfg.loss) == {}
+    else:
+        assert list(cfg.loss) == ["signature"] and cfg.loss.signature.weight == lam
+        assert cfg.loss.signature._target_.endswith("regularisers.TopologicalSignature")
 
 
 @pytest.mark.parametrize(
@@ -57,7 +69,7 @@ def test_spheres_best_hyperparameters(method, batch, lr, lam, tmp_path):
     [
         ("trainer.batchsize=3", "batchsize"),
         ("trainer.batch_size=abc", "trainer.batch_size"),
-        ("loss.lam=oops", "loss.lam"),
+        ("loss.signature.weight=oops", "loss.signature.weight"),
         ("loss.signature.half=maybe", "loss.signature.half"),
         ("model.hidden=[a,b]", "model.hidden"),
     ],
@@ -72,7 +84,7 @@ def test_wrong_key_or_type_fails_at_composition_naming_the_key(override, key, tm
 @pytest.mark.parametrize(
     ("overrides", "key"),
     [
-        (["loss.lam=-0.1"], "loss.lam"),
+        (["loss.signature.weight=-0.1"], "loss.signature.weight"),
         (["trainer.batch_size=1"], "trainer.batch_size"),
         (["trainer.lr=0"], "trainer.lr"),
         (["+trainer.foo=1"], "trainer.foo"),
@@ -90,7 +102,7 @@ def test_wrong_key_or_type_fails_at_composition_naming_the_key(override, key, tm
             "evaluator.diagrams.normalisations",
         ),
         (["loss.signature.match_edges=diagonal"], "loss.signature.match_edges"),
-        (["loss.data_norm=max"], "loss.data_norm"),
+        (["loss.signature.data_norm=max"], "loss.signature.data_norm"),
         (["trainer.fit_on=everything"], "trainer.fit_on"),
         (["trainer.num_threads=0"], "trainer.num_threads"),
         (["evaluator.k_min=300"], "evaluator.k_min"),
@@ -99,7 +111,7 @@ def test_wrong_key_or_type_fails_at_composition_naming_the_key(override, key, tm
         (["dataset.val_fraction=1.5"], "dataset.val_fraction"),
         (["+experiment=spheres/tsne", "model.perplexity=-5"], "model.perplexity"),
         (["+experiment=spheres/tsne", "model.init=spectral"], "model.init"),
-        (["+experiment=spheres/pca", "loss=signature"], "loss"),
+        (["+experiment=spheres/pca", "loss=signature"], "loss.signature"),  # PCA is not trained
         (["+experiment=spheres/pca", "+model.hidden=[3]"], "model.hidden"),
         (["logger=wandb", "logger.mode=sometimes"], "logger.mode"),
         (["task._target_=topoexp.tasks.nowhere.Task"], "task._target_"),

@@ -1,4 +1,5 @@
-"""COREL's branched autoencoder: architecture, branch independence, objective, config."""
+"""COREL's branched autoencoder: architecture, branch independence, its objective with the
+connectivity regulariser (``loss=connectivity``), config."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import torch
 from torch import nn
 
 from topoexp.losses.connectivity import ConnectivityLoss
+from topoexp.losses.objective import ModelOutputs, Objective
+from topoexp.losses.regularisers import Connectivity
 from topoexp.models.autoencoders import Autoencoder
 from topoexp.models.corel import CorelAutoencoder, IndependentBranchesLinear
 
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_shapes_and_layers(channels: int) -> None:
-    model = CorelAutoencoder(in_channels=channels)
+    model = CorelAutoencoder(input_shape=(channels, 32, 32))
     assert isinstance(model, Autoencoder) and model.latent_dim == 160
     x = torch.rand(4, channels, 32, 32)
     x_hat, z = model(x)
@@ -37,7 +40,7 @@ def test_shapes_and_layers(channels: int) -> None:
 
 def test_parameter_count() -> None:
     """Conv stack + two full-size (masked) linear layers with biases, as in the original."""
-    model = CorelAutoencoder(in_channels=3)
+    model = CorelAutoencoder(input_shape=(3, 32, 32))
     convs = (3 * 32 * 9 + 32) + (32 * 64 * 9 + 64) + (64 * 128 * 9 + 128)
     deconvs = (128 * 64 * 9 + 64) + (64 * 32 * 9 + 32) + (32 * 3 * 9 + 3)
     linears = (2048 * 160 + 160) + (160 * 2048 + 2048)
@@ -59,7 +62,7 @@ def test_independent_branches_mask() -> None:
 
 def test_branch_sees_its_channels_only() -> None:
     """Branch b of the latent depends on feature channels 8b … 8b + 7 only."""
-    model = CorelAutoencoder(in_channels=1)
+    model = CorelAutoencoder(input_shape=(1, 32, 32))
     head = model.encoder[-1]
     features = torch.randn(2, 128, 4, 4)
     features[:, 16:24] += 1.0  # channels of branch 2
@@ -73,11 +76,18 @@ def test_branch_sees_its_channels_only() -> None:
     assert torch.equal(out2.view(2, 16, 10).abs().amax(dim=(0, 2)) > 0, torch.arange(16) == 2)
 
 
+def _corel(channels: int = 1, weight: float = 20.0, **kwargs) -> Objective:
+    """COREL's objective as the one_class task builds it: the model + ``loss.connectivity``."""
+    model = CorelAutoencoder(input_shape=(channels, 32, 32), **kwargs)
+    return Objective(model, {"connectivity": Connectivity(weight=weight)})
+
+
 def test_loss_and_parts() -> None:
     torch.manual_seed(0)
-    model = CorelAutoencoder(in_channels=1, lam=20.0)
+    objective = _corel(weight=20.0)
+    model = objective.model
     x = torch.rand(12, 1, 32, 32)
-    total, parts = model.loss(x)
+    total, parts = objective.loss(x)
     x_hat, z = model(x)
     recon = (x_hat - x).abs().sum(dim=(1, 2, 3)).mean()
     topo, deaths = ConnectivityLoss(eta=2.0)(model.branches(z))
@@ -97,22 +107,43 @@ def test_loss_and_parts() -> None:
 def test_lambda_zero_is_plain_reconstruction() -> None:
     torch.manual_seed(0)
     x = torch.rand(10, 1, 32, 32)
-    a = CorelAutoencoder(in_channels=1, lam=0.0)
-    b = CorelAutoencoder(in_channels=1, lam=20.0)
+    a = _corel(weight=0.0)
+    b = _corel(weight=20.0)
     b.load_state_dict(a.state_dict())
     total_a, parts_a = a.loss(x)
     assert total_a.item() == pytest.approx(parts_a["loss.reconstruction"])
-    assert parts_a["loss.connectivity"] > 0  # still logged
-    recon_b = b.reconstruction_loss(x)
-    ga = torch.autograd.grad(total_a, a.decoder[-1].weight)[0]
-    gb = torch.autograd.grad(recon_b, b.decoder[-1].weight)[0]
+    assert parts_a["loss.total"] == pytest.approx(parts_a["loss.reconstruction"])
+    assert parts_a["loss.connectivity"] > 0  # still logged, with the death times
+    _, z = a.model(x)
+    _, deaths = ConnectivityLoss(eta=2.0)(a.model.branches(z))
+    assert parts_a["death_time.mean"] == pytest.approx(deaths.mean().item(), rel=1e-6)
+    recon_b = b.model.reconstruction_loss(x)
+    ga = torch.autograd.grad(total_a, a.model.decoder[-1].weight)[0]
+    gb = torch.autograd.grad(recon_b, b.model.decoder[-1].weight)[0]
     torch.testing.assert_close(ga, gb)
+    # and no gradient at all reaches the encoder from the term
+    z = a.model.encode(x)
+    contribution, _ = a.regularisers["connectivity"](ModelOutputs(x=x, z=z, model=a.model))
+    assert not contribution.requires_grad and contribution.item() == 0.0
+
+
+def test_the_model_alone_trains_on_its_reconstruction_term() -> None:
+    """``loss=none``: the model's own ℓ1 term and nothing else."""
+    torch.manual_seed(0)
+    model = CorelAutoencoder(input_shape=(1, 32, 32))
+    x = torch.rand(6, 1, 32, 32)
+    total, parts = Objective(model, {}).loss(x)
+    recon = (model(x)[0] - x).abs().sum(dim=(1, 2, 3)).mean()
+    torch.testing.assert_close(total, recon)
+    assert set(parts) == {"loss.reconstruction", "loss.total"}
+    assert model.loss(x)[1] == {"loss.reconstruction": pytest.approx(recon.item(), rel=1e-6)}
 
 
 def test_connectivity_gradient_reaches_encoder_only() -> None:
-    model = CorelAutoencoder(in_channels=1)
-    z = model.encode(torch.rand(8, 1, 32, 32))
-    topo, _ = model.connectivity(model.branches(z))
+    model = CorelAutoencoder(input_shape=(1, 32, 32))
+    x = torch.rand(8, 1, 32, 32)
+    z = model.encode(x)
+    topo, _ = Connectivity()(ModelOutputs(x=x, z=z, model=model))
     topo.backward()
     assert model.encoder[0].weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in model.decoder.parameters())
@@ -120,8 +151,9 @@ def test_connectivity_gradient_reaches_encoder_only() -> None:
 
 @pytest.mark.parametrize(("branches", "dims"), [(32, 20), (8, 5), (1, 160)])
 def test_ablation_shapes(branches: int, dims: int) -> None:
-    model = CorelAutoencoder(in_channels=3, n_branches=branches, branch_dim=dims)
-    total, parts = model.loss(torch.rand(5, 3, 32, 32))
+    objective = _corel(3, n_branches=branches, branch_dim=dims)
+    model = objective.model
+    total, parts = objective.loss(torch.rand(5, 3, 32, 32))
     assert model.encode(torch.rand(2, 3, 32, 32)).shape == (2, branches * dims)
     assert f"death_time.mean.b{branches - 1:02d}" in parts and total.isfinite()
 
@@ -129,19 +161,31 @@ def test_ablation_shapes(branches: int, dims: int) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "name"),
     [
-        ({"in_channels": 0}, "in_channels"),
-        ({"image_size": 30}, "image_size"),
+        ({"input_shape": (0, 32, 32)}, "in_channels"),
+        ({"input_shape": (3, 30, 30)}, "input_shape"),  # not a multiple of 2^3
+        ({"input_shape": (3, 32, 28)}, "input_shape"),  # not square
+        ({"input_shape": (784,)}, "input_shape"),  # not images
         ({"n_branches": 3}, "n_branches"),
         ({"branch_dim": 0}, "branch_dim"),
         ({"filters": []}, "filters"),
-        ({"lam": -1.0}, "lam"),
-        ({"eta": -2.0}, "eta"),
-        ({"branch_reduction": "median"}, "branch_reduction"),
     ],
 )
 def test_validation(kwargs: dict, name: str) -> None:
     with pytest.raises(ValueError, match=name):
         CorelAutoencoder(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"weight": -1.0}, "weight"),
+        ({"eta": -2.0}, "eta"),
+        ({"branch_reduction": "median"}, "branch_reduction"),
+    ],
+)
+def test_connectivity_validation(kwargs: dict, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        Connectivity(**kwargs)
 
 
 def test_hydra_instantiate() -> None:
@@ -151,24 +195,26 @@ def test_hydra_instantiate() -> None:
     cfg = OmegaConf.create(
         {
             "_target_": "topoexp.models.corel.CorelAutoencoder",
-            "in_channels": 1,
+            "input_shape": [1, 32, 32],
             "filters": [16, 32, 64],
             "n_branches": 8,
             "branch_dim": 5,
-            "lam": 10.0,
-            "branch_reduction": "sum",
         }
     )
     model = instantiate(cfg)
-    assert model.filters == (16, 32, 64) and model.lam == 10.0
-    assert model.connectivity.branch_reduction == "sum"
+    assert model.filters == (16, 32, 64) and model.input_shape == (1, 32, 32)
     assert model(torch.rand(3, 1, 32, 32))[1].shape == (3, 40)
+    term = instantiate(
+        {"_target_": "topoexp.losses.regularisers.Connectivity", "weight": 10.0,
+         "branch_reduction": "sum"}
+    )  # fmt: skip
+    assert term.weight == 10.0 and term.connectivity.branch_reduction == "sum"
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_loss() -> None:
-    model = CorelAutoencoder(in_channels=3).cuda()
+    model = CorelAutoencoder(input_shape=(3, 32, 32)).cuda()
     total, parts = model.loss(torch.rand(100, 3, 32, 32, device="cuda"))
     total.backward()
     assert total.device.type == "cuda" and model.encoder[0].weight.grad.device.type == "cuda"

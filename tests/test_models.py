@@ -175,10 +175,10 @@ def test_data_norm_auto_image_batch_divides_by_56() -> None:
     model = TopologicallyRegularizedAE(LinearAE((1, 28, 28)), lam=1.0, signature=_signature())
     x = torch.rand(5, 1, 28, 28) * 2 - 1
     d_x, _ = model.distances(x, model.encode(x))
-    assert model.data_scale(x, d_x) == 56.0
+    assert model.term.data_scale(x, d_x) == 56.0
     torch.testing.assert_close(d_x, pairwise_distances(x.flatten(1)) / 56.0)
     cifar = torch.zeros(2, 3, 32, 32)
-    assert model.data_scale(cifar, d_x) == pytest.approx(math.sqrt(4 * 3 * 32 * 32))
+    assert model.term.data_scale(cifar, d_x) == pytest.approx(math.sqrt(4 * 3 * 32 * 32))
 
 
 def test_data_norm_auto_vector_batch_divides_by_batch_max() -> None:
@@ -334,7 +334,7 @@ def test_encode_twice_matches_a_literal_second_encoder_pass(arch: str) -> None:
     z = literal.autoencoder.encode(x)
     d_x, d_z = literal.distances(x, z)
     x_hat = literal.autoencoder(x)[0]
-    topo, _ = literal.signature(d_x, d_z)
+    topo, _ = literal.term.signature(d_x, d_z)
     (torch.nn.functional.mse_loss(x_hat, x) + 0.7 * topo).backward()
 
     for (name, a), b in zip(ours.state_dict().items(), literal.state_dict().values(), strict=True):
