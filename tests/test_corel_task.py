@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import CONF_DIR, compose
+from tests.conftest import CONF_DIR, EXPERIMENT_BASES, compose
 from topoexp.config.validate import ConfigError
 from topoexp.run import preflight, run
 
@@ -21,11 +21,10 @@ COREL_EXPERIMENTS = sorted(
 TINY_COREL = [
     "task=one_class",
     "model=corel",
-    "loss=none",
+    "loss=connectivity",
     "evaluator=one_class",
     "dataset=patterns",
     "logger=none",
-    "model.in_channels=1",
     "model.n_branches=4",
     "model.branch_dim=3",
     "trainer.batch_size=10",
@@ -38,6 +37,7 @@ TINY_COREL = [
     "evaluator.runs=2",
     "task.death_time_batches=20",
     "task.death_time_batch_size=10",
+    "objective=auc_m5",  # a metric of this run (the default, kl_0.1, is TopoAE's)
 ]
 
 
@@ -48,7 +48,7 @@ def test_every_corel_experiment_is_listed():
     )
 
 
-@pytest.mark.parametrize("name", COREL_EXPERIMENTS)
+@pytest.mark.parametrize("name", [e for e in COREL_EXPERIMENTS if e not in EXPERIMENT_BASES])
 def test_corel_experiment_composes_and_preflights(name, tmp_path):
     cfg = compose([f"+experiment={name}"], tmp_path)
     task = preflight(cfg)
@@ -62,7 +62,11 @@ def test_corel_experiment_composes_and_preflights(name, tmp_path):
 def test_grid_and_ablation_evaluate_the_paper_settings(tmp_path):
     cfg = compose(["+experiment=corel/ablation/b32x5"], tmp_path)
     assert (cfg.dataset.name, cfg.task.eval_dataset.name) == ("cifar100", "cifar10")
-    assert (cfg.model.n_branches, cfg.model.branch_dim, cfg.model.lam) == (32, 5, 20.0)
+    assert (cfg.model.n_branches, cfg.model.branch_dim, cfg.loss.connectivity.weight) == (
+        32,
+        5,
+        20.0,
+    )
     assert 5000 in cfg.evaluator.m_values and 1.75 in cfg.evaluator.radius_grid
     cfg = compose(["+experiment=corel/grid/tinyimagenet", "task/eval_dataset=imagenet"], tmp_path)
     assert cfg.task.eval_dataset.name == "imagenet" and cfg.task.eval_dataset.transform == "corel"
@@ -147,15 +151,15 @@ def test_pixel_baselines_score_on_the_same_draws(scorer, tmp_path):
     assert ref.shape == (2, 3, 5)
 
 
-BASE = ["task=one_class", "loss=none", "dataset=patterns", "logger=none"]
+BASE = ["task=one_class", "loss=none", "dataset=patterns", "logger=none", "objective=auc_m5"]
 
 
 @pytest.mark.parametrize(
     "overrides, key",
     [
         ([*TINY_COREL, "task.features=pixels"], "evaluator.scorer"),
-        ([*TINY_COREL, "loss=signature"], "loss"),
-        ([*BASE, "model=mlp", "evaluator=one_class"], "model"),
+        ([*BASE, "model=mlp", "evaluator=one_class"], "dataset"),  # an MLP needs vectors
+        ([*TINY_COREL, "trainer.batch_size=1"], "trainer.batch_size"),
         ([*TINY_COREL, "evaluator.m_values=[0]"], "evaluator.m_values"),
         (
             [*TINY_COREL, "evaluator.scorer=kde", "evaluator.radius_grid=[1.0]"],
@@ -175,9 +179,32 @@ def test_radius_grid_adds_metrics_and_the_default_radius_matches(tmp_path):
     assert metrics["auc_r0_m10"] == pytest.approx(0.5, abs=0.1)
 
 
-def test_model_and_data_shapes_must_agree(tmp_path):
-    with pytest.raises(ConfigError, match="in_channels"):
-        run(compose([*TINY_COREL, "model.in_channels=3"], tmp_path / "run"))
+def test_the_input_shape_comes_from_the_data(tmp_path):
+    """Three channels of PATTERNS build a 3-channel COREL; 28 × 28 images do not fit its
+    three stride-2 convolutions, and the error names the transform that resizes them."""
+    metrics = run(compose([*TINY_COREL, "dataset.channels=3"], tmp_path / "rgb"))
+    assert 0.0 <= metrics["auc_m5"] <= 1.0
+    with pytest.raises(
+        ConfigError, match=r"model\.input_shape.*multiple of 2\^len\(filters\).*corel32"
+    ):
+        run(compose([*TINY_COREL, "dataset.image_size=28"], tmp_path / "run"))
+
+
+def test_the_signature_term_trains_a_corel_backbone(tmp_path):
+    """Once refused (COREL carried its own objective), TopoAE's term on COREL's latents now
+    composes: the steps log the signature term, and the connectivity term only with it."""
+    for loss, connectivity in (("signature", False), ("[signature,connectivity]", True)):
+        out = tmp_path / ("both" if connectivity else "signature")
+        metrics = run(compose([*TINY_COREL, f"loss={loss}"], out))
+        assert 0.0 <= metrics["auc_m5"] <= 1.0
+        steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+        assert {"train/loss.reconstruction", "train/loss.topo_error"} <= set(steps[0])
+        assert ("train/loss.connectivity" in steps[0]) == connectivity
+        for step in steps:
+            parts = step["train/loss.reconstruction"] + 0.433577 * step["train/loss.topo_error"]
+            if connectivity:
+                parts += 20.0 * step["train/loss.connectivity"]
+            assert step["train/loss.total"] == pytest.approx(parts, rel=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +221,7 @@ def test_mnist_eval_dataset_is_resized_for_a_loaded_backbone(tmp_path, datasets_
 
     from topoexp.models.corel import CorelAutoencoder
 
-    torch.save(CorelAutoencoder(in_channels=1).state_dict(), tmp_path / "random.pt")
+    torch.save(CorelAutoencoder(input_shape=(1, 32, 32)).state_dict(), tmp_path / "random.pt")
     overrides = [
         "+experiment=corel/offline/fmnist_to_mnist",
         f"task.backbone={tmp_path / 'random.pt'}",

@@ -1,4 +1,5 @@
-"""Generative MLP autoencoder and VAE: architecture, objective, priors, argument checks."""
+"""Generative MLP autoencoder and VAE: architecture, objective (with the homological regulariser,
+``loss=homological|ball``), priors, argument checks."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from topoexp.losses.homological import HomologicalLoss, kl_divergence
+from topoexp.losses.objective import Objective
+from topoexp.losses.regularisers import Homological
 from topoexp.models.autoencoders import Autoencoder
 from topoexp.models.generative import VAE, GenerativeAE, sample_ball
 
@@ -27,6 +30,16 @@ def one_thread():
 
 def images(n: int = 32, seed: int = 0) -> torch.Tensor:
     return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
+
+
+def regularised(model: nn.Module, regulariser: str = "homological", **kwargs) -> Objective:
+    """The objective the generative task builds: ``loss=homological`` or ``loss=ball`` (the
+    homological term with ``death_coef`` 0, conf/loss/ball.yaml), or ``loss=none``."""
+    if regulariser == "none":
+        return Objective(model, {})
+    if regulariser == "ball":
+        kwargs.setdefault("death_coef", 0.0)
+    return Objective(model, {"homological": Homological(**kwargs)})
 
 
 def layer_kinds(module: nn.Module) -> list[str]:
@@ -69,18 +82,33 @@ def test_plain_autoencoder_loss_is_mean_bce():
 
 @pytest.mark.parametrize("regulariser", ["homological", "ball"])
 def test_regularised_loss_adds_the_homological_term_of_the_latents(regulariser):
-    model, x = GenerativeAE(latent_dim=3, regulariser=regulariser), images()
-    total, parts = model.loss(x)
+    model, x = GenerativeAE(latent_dim=3), images()
+    total, parts = regularised(model, regulariser).loss(x)
     x_hat, z = model(x)
     death_coef = 0.0 if regulariser == "ball" else None
     h, _ = HomologicalLoss(5e-3, death_coef=death_coef)(z)
     torch.testing.assert_close(total, F.binary_cross_entropy(x_hat, x.reshape(32, -1)) + h)
     assert parts["loss.homological"] == pytest.approx(float(h.detach()))
     assert (parts["n_deaths"] == 0) == (regulariser == "ball")
+    assert parts["loss.total"] == pytest.approx(float(total.detach()))
     assert set(parts) == {
         "loss.reconstruction", "reconstruction_bce", "loss.homological",
-        "ball_penalty", "death_sum", "n_deaths",
+        "ball_penalty", "death_sum", "n_deaths", "loss.total",
     }  # fmt: skip
+
+
+def test_the_vae_regulariser_reads_the_sampled_code():
+    model, x = VAE(latent_dim=3), images()
+    torch.manual_seed(2)
+    _, parts = regularised(model).loss(x)
+    mu, log_var = model.encode_distribution(x)
+    torch.manual_seed(2)
+    z = mu + (0.5 * log_var).exp() * torch.randn_like(mu)
+    h, _ = HomologicalLoss(5e-3)(z)
+    assert parts["loss.homological"] == pytest.approx(float(h.detach()), rel=1e-5)
+    assert parts["loss.total"] == pytest.approx(
+        parts["loss.reconstruction"] + float(h.detach()), rel=1e-5
+    )
 
 
 def test_vae_loss_is_bce_plus_kl_of_the_reparameterised_sample():
@@ -106,17 +134,22 @@ def test_vae_forward_samples_in_training_and_uses_the_mean_in_eval():
 
 
 @pytest.mark.parametrize(
-    ("model", "prior"),
+    ("make", "regulariser", "prior"),
     [
-        (GenerativeAE(), "gaussian"),
-        (GenerativeAE(regulariser="homological"), "ball"),
-        (GenerativeAE(regulariser="ball"), "ball"),
-        (GenerativeAE(prior="ball"), "ball"),  # the AE's sampling control
-        (VAE(), "gaussian"),
-        (VAE(regulariser="homological"), "ball"),
+        (GenerativeAE, "none", "gaussian"),
+        (GenerativeAE, "homological", "ball"),
+        (GenerativeAE, "ball", "ball"),
+        (lambda: GenerativeAE(prior="ball"), "none", "ball"),  # the AE's sampling control
+        (lambda: GenerativeAE(prior="gaussian"), "homological", "gaussian"),  # set: kept
+        (VAE, "none", "gaussian"),
+        (VAE, "homological", "ball"),
     ],
 )
-def test_prior_follows_the_training(model, prior):
+def test_prior_follows_the_training(make, regulariser, prior):
+    """``prior: auto`` becomes the unit ball with the homological regulariser, N(0, I)
+    without; an explicit prior is kept."""
+    model = make()
+    regularised(model, regulariser)
     assert model.prior == prior
     samples = model.generate(5, torch.Generator().manual_seed(0))
     assert samples.shape == (5, 1, 28, 28) and samples.min() >= 0 and samples.max() <= 1
@@ -142,12 +175,13 @@ def test_sample_prior_is_reproducible_with_a_generator():
 
 def test_regularised_training_pulls_latents_into_the_ball():
     torch.manual_seed(0)
-    model = GenerativeAE(latent_dim=2, regulariser="homological", coef=1.0)
+    model = GenerativeAE(latent_dim=2)
+    objective = regularised(model, weight=1.0)
     x = images(64)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    opt = torch.optim.Adam(objective.parameters(), lr=1e-2)
     for _ in range(40):
         opt.zero_grad()
-        model.loss(x)[0].backward()
+        objective.loss(x)[0].backward()
         opt.step()
     with torch.no_grad():
         assert model.encode(x).norm(dim=1).max() < 1.1
@@ -158,18 +192,32 @@ def test_regularised_training_pulls_latents_into_the_ball():
     [
         ({"latent_dim": 0}, "latent_dim"),
         ({"hidden_dim": 2.5}, "hidden_dim"),
-        ({"input_dim": True}, "input_dim"),
-        ({"regulariser": "topological"}, "regulariser"),
         ({"prior": "uniform"}, "prior"),
-        ({"regulariser": "ball", "death_coef": 1.0}, "death_coef"),
-        ({"coef": -1.0}, "coef"),
-        ({"ball_norm": "l1"}, "ball_norm"),
-        ({"cutoff": -0.5}, "cutoff"),
     ],
 )
 def test_invalid_arguments_are_named(kwargs, name):
     with pytest.raises(ValueError, match=name):
         GenerativeAE(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"weight": -1.0}, "coef"),
+        ({"death_coef": -1.0}, "death_coef"),
+        ({"ball_norm": "l1"}, "ball_norm"),
+        ({"cutoff": -0.5}, "cutoff"),
+    ],
+)
+def test_invalid_regulariser_arguments_are_named(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        Homological(**kwargs)
+
+
+def test_the_input_size_comes_from_the_data():
+    model = GenerativeAE(input_shape=(3, 8, 8), latent_dim=2)
+    assert layer_kinds(model.encoder)[0] == "Linear(192,64)"
+    assert model.generate(3, torch.Generator().manual_seed(0)).shape == (3, 3, 8, 8)
 
 
 def test_vae_rejects_a_bad_kl_batch_size():
@@ -183,16 +231,17 @@ def test_wrong_input_size_is_reported():
 
 
 def test_hydra_instantiates_from_plain_arguments():
-    model = instantiate(
+    model = instantiate({"_target_": "topoexp.models.generative.GenerativeAE", "latent_dim": 10})
+    assert model.latent_dim == 10 and model.prior == "auto"
+    term = instantiate(
         {
-            "_target_": "topoexp.models.generative.GenerativeAE",
-            "latent_dim": 10,
-            "regulariser": "homological",
+            "_target_": "topoexp.losses.regularisers.Homological",
             "cutoff": None,
             "ball_norm": "norm",
         }
     )
-    assert model.homological.cutoff is None and model.homological.ball.norm == "norm"
+    assert term.homological.cutoff is None and term.homological.ball.norm == "norm"
+    assert math.isclose(term.homological.ball_coef, 5e-3)
     vae = instantiate({"_target_": "topoexp.models.generative.VAE", "kl_batch_size": 512})
+    Objective(vae, {})
     assert vae.kl_batch_size == 512 and vae.prior == "gaussian"
-    assert math.isclose(model.homological.ball_coef, 5e-3)

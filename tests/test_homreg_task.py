@@ -17,6 +17,7 @@ from topoexp.data.tensors import split_tensors
 from topoexp.models.classifier import MANIFEST, SmallCNN, file_sha256
 from topoexp.report.grids import image_grid
 from topoexp.run import preflight, run
+from topoexp.tasks.composition import build_objective
 
 N_TRAIN, N_TEST = 160, 96
 
@@ -108,12 +109,14 @@ def test_a_run_writes_samples_latents_and_flat_metrics(fake, tmp_path, experimen
 
 def test_the_regularised_ae_is_decoded_from_the_ball_and_the_others_from_a_gaussian(fake):
     priors = {}
-    for name in ("ae_2", "ae_reg_2", "vae_2", "ae_ball_2"):
+    for name in ("ae_2", "ae_reg_2", "vae_2", "ae_ball_2", "ae_ballprior_2"):
         cfg = fake(f"mnist/{name}")
-        priors[name] = build(cfg, "model").prior
+        priors[name] = build_objective(cfg, build(cfg, "model")).model.prior
     assert priors == {"ae_2": "gaussian", "ae_reg_2": "ball", "vae_2": "gaussian",
-                      "ae_ball_2": "ball"}  # fmt: skip
-    ball = build(fake("mnist/ae_reg_10"), "model").sample_prior(2000, torch.Generator())
+                      "ae_ball_2": "ball", "ae_ballprior_2": "ball"}  # fmt: skip
+    cfg = fake("mnist/ae_reg_10")
+    model = build_objective(cfg, build(cfg, "model")).model
+    ball = model.sample_prior(2000, torch.Generator())
     assert ball.norm(dim=1).max() <= 1 + 1e-6
 
 
@@ -136,10 +139,18 @@ def test_the_protocol_is_checked_before_anything_runs(fake):
         preflight(fake("mnist/ae_2", "trainer.reload_best=true"))
     with pytest.raises(ConfigError, match="trainer"):
         preflight(fake("mnist/ae_2", "trainer.patience=3", "trainer.max_epochs=5"))
-    with pytest.raises(ConfigError, match="loss"):
-        preflight(fake("mnist/ae_2", "loss=signature"))
+    with pytest.raises(ConfigError, match=r"'model'.*needs 'prior'"):
+        preflight(fake("mnist/ae_2", "model=mlp"))  # no prior to sample from
     with pytest.raises(ConfigError, match="classifier_dir"):
         preflight(fake("mnist/ae_2", "task.classifier_dir=/nonexistent"))
+
+
+@pytest.mark.parametrize("penalty", ["norm", "barcode"])
+def test_an_optimise_penalty_is_no_regulariser_of_a_model(fake, penalty):
+    """The optimise task's penalties act on a problem's parameters: as a model's loss they are
+    refused, naming the loss group and pointing to the latent regulariser."""
+    with pytest.raises(ConfigError, match=r"'loss'.*not a regulariser.*latent_barcode"):
+        preflight(fake("mnist/ae_2", f"loss={penalty}"))
 
 
 def test_the_vae_kl_divisor_follows_the_batch_size_switch(fake):
@@ -193,15 +204,28 @@ def test_the_report_writes_table_grids_scatters_and_claims(fake, tmp_path):
 def test_the_regulariser_settings_reach_the_homological_loss(fake, experiment):
     cfg = fake(
         experiment,
-        "model.coef=0.01",
-        "model.ball_coef=0.2",
-        "model.ball_norm=norm",
-        "model.cutoff=0.7",
+        "loss.homological.weight=0.01",
+        "loss.homological.ball_coef=0.2",
+        "loss.homological.ball_norm=norm",
+        "loss.homological.cutoff=0.7",
         "model.prior=gaussian",
     )
-    model = build(cfg, "model")
-    h = model.homological
+    objective = build_objective(cfg, build(cfg, "model"))
+    assert list(objective.regularisers) == ["homological"]
+    h = objective.regularisers["homological"].homological
     assert (h.coef, h.ball_coef, h.ball.norm, h.cutoff) == (0.01, 0.2, "norm", 0.7)
     assert h.death_coef == (0.01 if experiment.endswith("ae_reg_5") else 0.0)
-    assert model.prior == "gaussian"
-    assert build(fake("mnist/ae_2"), "model").homological is None
+    assert objective.model.prior == "gaussian"  # an explicit prior is kept
+    plain = fake("mnist/ae_2")
+    assert not build_objective(plain, build(plain, "model")).regularisers
+
+
+def test_the_signature_term_trains_a_generative_ae(fake, tmp_path):
+    """Once refused (the generative models held their regulariser), TopoAE's term on the
+    generative AE's latents now runs; its parts are logged and sum to the loss."""
+    metrics = run(fake("mnist/ae_2", "loss=signature"))
+    assert all(np.isfinite(v) for v in metrics.values()) and metrics["epochs"] == 1
+    (epoch,) = json.loads((tmp_path / "run" / "history.json").read_text())
+    total = epoch["val/loss.reconstruction"] + 0.433577 * epoch["val/loss.topo_error"]
+    assert epoch["val/loss.total"] == pytest.approx(total, rel=1e-6)
+    assert epoch["val/metrics.matched_pairs_0D"] > 0
