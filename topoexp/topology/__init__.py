@@ -1,6 +1,6 @@
 """Persistent homology: pairings, barcodes, filtrations, layers and features (pure torch/NumPy)."""
 
-from topoexp.topology.alpha import weak_alpha_barcodes
+from topoexp.topology.alpha import weak_alpha_barcode_1d, weak_alpha_barcodes
 from topoexp.topology.barcode import Barcode, diagrams
 from topoexp.topology.complexes import SimplicialComplex, grid_complex, path_complex
 from topoexp.topology.deaths import H0Deaths, death_times0
@@ -55,5 +55,6 @@ __all__ = [
     "pairwise_distances",
     "path_complex",
     "rips_barcodes",
+    "weak_alpha_barcode_1d",
     "weak_alpha_barcodes",
 ]

@@ -23,14 +23,63 @@ from itertools import combinations
 
 import numpy as np
 import torch
+from numba import njit
 from torch import Tensor
 
 from topoexp.topology._common import detached_numpy, edge_lengths, flag_barcodes
 from topoexp.topology.barcode import Barcode
 from topoexp.topology.rips import flag_h0_pairs, gudhi_flag_pairs
-from topoexp.topology.unionfind import flag_h1_planar
+from topoexp.topology.unionfind import flag_h0, flag_h1_planar
 
-__all__ = ["delaunay_complex", "weak_alpha_barcodes"]
+__all__ = ["delaunay_complex", "weak_alpha_barcode_1d", "weak_alpha_barcodes"]
+
+
+@njit(cache=True, nogil=True)
+def _line_births(edges: np.ndarray, order: np.ndarray, n: int, births: np.ndarray) -> None:
+    """Dying vertex of each path edge, row by row: Kruskal over ``edges[b][order[b]]``."""
+    m = edges.shape[1]
+    birth_v = np.empty(m, np.int64)
+    death_k = np.empty(m, np.int64)
+    for b in range(edges.shape[0]):
+        k = flag_h0(edges[b][order[b]], n, birth_v, death_k)
+        for t in range(k):
+            births[b, order[b, death_k[t]]] = birth_v[t]
+
+
+def weak_alpha_barcode_1d(values: Tensor) -> Barcode:
+    """H0 weak alpha barcode of ``n`` points on the line, for any leading batch dimensions.
+
+    In 1-D the Delaunay complex is the path through the sorted values, so bar ``t < n − 1`` is
+    ``[0, gap_t]`` for the gap between the ``t``-th and ``(t + 1)``-th smallest value (death cell:
+    those two points), and bar ``n − 1`` is ``[0, +inf]``; the birth cells are the vertices that
+    :func:`weak_alpha_barcodes` on ``(n, 1)`` points pairs with those gaps (Kruskal in ``(length,
+    i, j)`` order, the smaller index older), so the two give the same bars up to their order.
+    The gaps are differences of the sorted values (at equal values their gradient is ±1, where
+    :func:`weak_alpha_barcodes` gives the length's subgradient 0).
+    """
+    if not isinstance(values, Tensor) or values.ndim == 0 or values.shape[-1] == 0:
+        raise ValueError("expected values of shape (..., n), n ≥ 1")
+    ordered = values.sort(dim=-1)
+    gaps = ordered.values.diff(dim=-1)
+    inf = torch.full_like(values[..., :1], float("inf"))
+    deaths = torch.cat([gaps, inf], dim=-1)
+    n, lead = values.shape[-1], values.shape[:-1]
+    idx = ordered.indices.reshape(-1, n).cpu().numpy()
+    edges = np.stack([np.minimum(idx[:, :-1], idx[:, 1:]), np.maximum(idx[:, :-1], idx[:, 1:])], -1)
+    length = np.abs(np.diff(ordered.values.detach().reshape(-1, n).cpu().double().numpy(), axis=-1))
+    order = np.lexsort((edges[..., 1], edges[..., 0], length), axis=-1)
+    births = np.zeros((len(idx), n), np.int64)  # the essential bar: vertex 0, the oldest
+    _line_births(np.ascontiguousarray(edges), np.ascontiguousarray(order), n, births)
+    dcells = np.concatenate([edges, np.full((len(idx), 1, 2), -1, np.int64)], axis=1)
+    device = values.device
+    return Barcode(
+        torch.zeros_like(deaths),
+        deaths,
+        0,
+        torch.from_numpy(np.stack([births, births], -1)).reshape(*lead, n, 2).to(device),
+        torch.from_numpy(dcells).reshape(*lead, n, 2).to(device),
+        sublevel=True,
+    )
 
 
 def _delaunay(points: np.ndarray) -> object:
