@@ -17,7 +17,7 @@ from topoexp.evaluation.death_times import batch_death_times
 from topoexp.evaluation.latents import total_persistence0_batches
 from topoexp.losses.connectivity import ConnectivityLoss
 from topoexp.losses.homological import HomologicalLoss
-from topoexp.topology import death_times0, pairing0
+from topoexp.topology import death_times0, pairing0, rips_barcodes
 
 BEFORE = Path(__file__).parent / "data" / "death_times_before.npz"
 
@@ -313,3 +313,37 @@ def explicit_gradient(x: np.ndarray, cutoff: float | None, group: str) -> np.nda
             grad[pairs[t, 0]] += g
             grad[pairs[t, 1]] -= g
     return grad
+
+
+# ------------------------------------------------------------------------- the Barcode contract
+
+
+@pytest.mark.parametrize("kind", ["gauss", "lattice", "dups"])
+def test_barcode_is_the_rips_barcode_in_dimension_0(kind):
+    X = cloud(kind, seed=3, n=30)
+    D = torch.from_numpy(cdist(X, X)).requires_grad_(True)
+    ours = death_times0(D, distance_matrix=True).barcode()
+    ref = rips_barcodes(D, maxdim=0, distance_matrix=True)[0]
+    assert ours.dim == ref.dim == 0 and ours.sublevel and len(ours) == len(X)
+    for field in ("births", "deaths", "birth_cells", "death_cells"):
+        assert torch.equal(getattr(ours, field), getattr(ref, field)), field
+    (g1,) = torch.autograd.grad(ours.lengths.sum(), D)
+    (g2,) = torch.autograd.grad(ref.lengths.sum(), D)
+    assert torch.equal(g1.triu(1), g2.triu(1))
+
+
+def test_barcode_with_cutoff_batch_and_points():
+    z = torch.randn(3, 20, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    full = death_times0(z).barcode()
+    cut = death_times0(z, cutoff=0.3).barcode()
+    assert full.deaths.shape == full.death_cells.shape[:-1] == (3, 20)
+    assert torch.equal(full.birth_cells, cut.birth_cells)
+    long = full.deaths > 0.3
+    assert long.any() and torch.equal(cut.deaths.isinf(), long)
+    assert (cut.death_cells[long] == -1).all()
+    assert torch.equal(cut.death_cells[~long], full.death_cells[~long])
+    for b in range(3):
+        ref = rips_barcodes(z[b], maxdim=0)[0]
+        assert torch.equal(full.birth_cells[b], ref.birth_cells)
+        assert torch.equal(full.death_cells[b], ref.death_cells)
+        torch.testing.assert_close(full.deaths[b], ref.deaths, rtol=1e-14, atol=0)

@@ -11,7 +11,9 @@ regulariser, the latent total persistence):
   ``‖x_i − x_j‖_p`` from points (one gather of both ends per edge, so the backward pass never
   touches the other ``B²`` distances), or gathered from a distance matrix;
 - ``cutoff`` is gudhi's ``max_edge_length``: edges longer than it never enter, so those merges do
-  not happen and the bars stay essential (death ``+inf``, no gradient), as in :class:`Barcode`.
+  not happen and the bars stay essential (death ``+inf``, no gradient), as in :class:`Barcode`;
+- :meth:`H0Deaths.barcode` gives the whole H0 :class:`Barcode` (with the essential bar and the
+  critical cells), the bars of :func:`~topoexp.topology.rips.rips_barcodes` in dimension 0.
 
 Two backends compute the same deaths:
 
@@ -36,8 +38,10 @@ import torch
 from numba import njit
 from torch import Tensor
 
+from topoexp.topology.barcode import Barcode
 from topoexp.topology.distances import pairwise_distances
 from topoexp.topology.pairing import death_times, euclidean_mst, pairing0
+from topoexp.topology.unionfind import flag_h0
 
 __all__ = ["BACKENDS", "H0Deaths", "death_times0", "scatter_death_gradient"]
 
@@ -51,6 +55,43 @@ class H0Deaths(NamedTuple):
 
     deaths: Tensor
     pairs: Tensor
+
+    def barcode(self) -> Barcode:
+        """The whole H0 :class:`Barcode`: ``B`` bars, these ``B − 1`` then the essential one.
+
+        Birth cells ``(v, v)``: the vertex whose component each edge kills (Kruskal along the
+        edges, the smaller index older), vertex 0 for the essential bar; bars beyond the cutoff
+        are essential too (death cell ``-1``). The bars of
+        :func:`~topoexp.topology.rips.rips_barcodes`, dimension 0, in the same order.
+        """
+        lead, m = self.deaths.shape[:-1], self.deaths.shape[-1]
+        pairs = self.pairs.reshape(-1, m, 2).cpu().numpy()
+        births = np.zeros((len(pairs), m + 1), np.int64)
+        _kruskal_births(np.ascontiguousarray(pairs), births)
+        finite = torch.isfinite(self.deaths).reshape(-1, m).cpu().numpy()
+        dcells = np.where(finite[..., None], pairs, -1)
+        dcells = np.concatenate([dcells, np.full((len(pairs), 1, 2), -1, np.int64)], axis=1)
+        deaths = torch.cat([self.deaths, torch.full_like(self.deaths[..., :1], float("inf"))], -1)
+        device = self.deaths.device
+        return Barcode(
+            torch.zeros_like(deaths),
+            deaths,
+            0,
+            torch.from_numpy(np.stack([births, births], -1)).reshape(*lead, m + 1, 2).to(device),
+            torch.from_numpy(dcells).reshape(*lead, m + 1, 2).to(device),
+        )
+
+
+@njit(cache=True, nogil=True)
+def _kruskal_births(pairs: np.ndarray, births: np.ndarray) -> None:
+    """Row by row: the dying vertex of each tree edge, in the edges' order (all of them merge)."""
+    m = pairs.shape[1]
+    birth_v = np.empty(m, np.int64)
+    death_k = np.empty(m, np.int64)
+    for b in range(pairs.shape[0]):
+        k = flag_h0(pairs[b], m + 1, birth_v, death_k)
+        for t in range(k):
+            births[b, death_k[t]] = birth_v[t]
 
 
 @njit(cache=True, nogil=True)
