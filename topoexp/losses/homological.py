@@ -29,8 +29,7 @@ import torch
 from numba import njit
 from torch import Tensor, nn
 
-from topoexp.topology.deaths import scatter_death_gradient
-from topoexp.topology.pairing import euclidean_mst
+from topoexp.topology.deaths import euclidean_deaths, scatter_death_gradient
 
 __all__ = [
     "BALL_NORMS",
@@ -103,11 +102,11 @@ def _regulariser_kernel(
     if death_coef > 0.0 and B >= 2:
         pairs = np.empty((B - 1, 2), np.int64)
         lengths = np.empty(B - 1)
-        if not euclidean_mst(Z, pairs, lengths):
-            return ball, death, count, False
-        while count < B - 1 and not (cutoff >= 0.0 and lengths[count] > cutoff):
-            death += lengths[count]
-            count += 1
+        count = euclidean_deaths(Z, cutoff, pairs, lengths)
+        if count < 0:
+            return ball, death, 0, False
+        for t in range(count):
+            death += lengths[t]
         scatter_death_gradient(Z, pairs, lengths, np.full(count, -death_coef), grad)
     return ball, death, count, True
 

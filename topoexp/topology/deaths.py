@@ -21,8 +21,8 @@ Two backends compute the same deaths:
   ℓ_p distances by direct differences (:func:`~topoexp.topology.distances.pairwise_distances`),
   ties broken in ``(length, i, j)`` order; values in the input's dtype;
 - ``"fused"`` (Euclidean points): one compiled pass from the coordinates, Prim on float64 squared
-  distances (:func:`~topoexp.topology.pairing.euclidean_mst`) and a compiled backward
-  (:func:`scatter_death_gradient`). The same kernels form the death term of
+  distances (:func:`euclidean_deaths`, on :func:`~topoexp.topology.pairing.euclidean_mst`) and a
+  compiled backward (:func:`scatter_death_gradient`). The same kernels form the death term of
   :class:`~topoexp.losses.homological.HomologicalLoss`, which fuses them with its ball penalty
   into a single autograd node. Deaths equal the pairing backend's to float rounding (float64
   lengths cast to the input's dtype); edges whose lengths tie after rounding may be paired
@@ -43,7 +43,7 @@ from topoexp.topology.distances import pairwise_distances
 from topoexp.topology.pairing import death_times, euclidean_mst, pairing0
 from topoexp.topology.unionfind import flag_h0
 
-__all__ = ["BACKENDS", "H0Deaths", "death_times0", "scatter_death_gradient"]
+__all__ = ["BACKENDS", "H0Deaths", "death_times0", "euclidean_deaths", "scatter_death_gradient"]
 
 Backend = Literal["pairing", "fused"]
 BACKENDS: tuple[str, ...] = ("pairing", "fused")
@@ -114,10 +114,29 @@ def scatter_death_gradient(
 
 
 @njit(cache=True, nogil=True)
+def euclidean_deaths(Z: np.ndarray, cutoff: float, pairs: np.ndarray, lengths: np.ndarray) -> int:
+    """The fused backend's forward for one cloud ``Z (B, d)``, callable from other kernels.
+
+    Writes the MST edges and their float64 Euclidean lengths, increasing, into ``pairs (B − 1,
+    2)`` and ``lengths (B − 1,)``; returns how many lengths are ≤ ``cutoff`` (a prefix; all of
+    them when ``cutoff < 0``), or −1 when NaN coordinates would be needed.
+    """
+    m = Z.shape[0] - 1
+    if m < 1:
+        return 0
+    if not euclidean_mst(Z, pairs, lengths):
+        return -1
+    count = 0
+    while count < m and not (cutoff >= 0.0 and lengths[count] > cutoff):
+        count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
 def _fused_forward(Z: np.ndarray, pairs: np.ndarray, lengths: np.ndarray) -> bool:
-    """:func:`euclidean_mst` of each cloud of a ``(b, B, d)`` stack; False on NaN coordinates."""
+    """:func:`euclidean_deaths` of each cloud of a ``(b, B, d)`` stack; False on NaN coordinates."""
     for c in range(Z.shape[0]):  # noqa: SIM110 (a loop, not all(): compiled by numba)
-        if not euclidean_mst(Z[c], pairs[c], lengths[c]):
+        if euclidean_deaths(Z[c], -1.0, pairs[c], lengths[c]) < 0:
             return False
     return True
 
