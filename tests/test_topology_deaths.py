@@ -347,3 +347,23 @@ def test_barcode_with_cutoff_batch_and_points():
         assert torch.equal(full.birth_cells[b], ref.birth_cells)
         assert torch.equal(full.death_cells[b], ref.death_cells)
         torch.testing.assert_close(full.deaths[b], ref.deaths, rtol=1e-14, atol=0)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("backend", ["pairing", "fused"])
+def test_cuda_input_equals_cpu(backend):
+    z = torch.randn(2, 40, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    cpu = death_times0(z.requires_grad_(True), cutoff=1.0, backend=backend)
+    zc = z.detach().cuda().requires_grad_(True)
+    gpu = death_times0(zc, cutoff=1.0, backend=backend)
+    assert gpu.deaths.device == gpu.pairs.device == zc.device
+    torch.testing.assert_close(gpu.pairs.cpu(), cpu.pairs)
+    torch.testing.assert_close(gpu.deaths.cpu(), cpu.deaths)
+    w = torch.isfinite(cpu.deaths)
+    (g_cpu,) = torch.autograd.grad(cpu.deaths[w].sum(), z)
+    (g_gpu,) = torch.autograd.grad(gpu.deaths[w.cuda()].sum(), zc)
+    torch.testing.assert_close(g_gpu.cpu(), g_cpu)
+    bar = gpu.barcode()
+    assert bar.death_cells.device == zc.device
+    assert torch.equal(bar.death_cells.cpu(), cpu.barcode().death_cells)
