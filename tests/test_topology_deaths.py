@@ -139,12 +139,30 @@ def test_backends_agree_and_fused_gradient_is_exact():
     torch.testing.assert_close(death_times0(z32, backend="fused").deaths, a.deaths.float())
 
 
-def test_fused_backend_is_the_death_term_of_the_homological_loss():
-    z = torch.randn(128, 10, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 0.3
-    _, terms = HomologicalLoss(coef=1.0)(z)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fused_backend_is_the_death_term_of_the_homological_loss(dtype):
+    gen = torch.Generator().manual_seed(1)
+    z = (torch.randn(128, 10, generator=gen, dtype=torch.float64) * 0.3).to(dtype)
+    z.requires_grad_(True)
+    loss, terms = HomologicalLoss(coef=1.0, ball_coef=0.0)(z)
     deaths = finite(z, 0.5, backend="fused")
-    assert int(terms["n_deaths"]) == len(deaths)
-    assert float(terms["death_sum"]) == pytest.approx(float(deaths.sum()), rel=1e-14)
+    assert 0 < len(deaths) < 127 and int(terms["n_deaths"]) == len(deaths)
+    rel = 1e-14 if dtype == torch.float64 else 1e-6
+    assert float(terms["death_sum"]) == pytest.approx(float(deaths.detach().sum()), rel=rel)
+    (g_loss,) = torch.autograd.grad(loss, z)
+    (g_deaths,) = torch.autograd.grad(-deaths.sum(), z)
+    torch.testing.assert_close(g_loss, g_deaths, rtol=rel, atol=rel)
+
+
+def test_fused_gradcheck_with_cutoff():
+    z = torch.randn(12, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    z = z.requires_grad_(True)
+    deaths = death_times0(z.detach(), cutoff=0.8, backend="fused").deaths
+    keep = torch.isfinite(deaths)
+    assert 0 < int(keep.sum()) < 11 and ((deaths[keep] - 0.8).abs() > 1e-3).all()
+    assert torch.autograd.gradcheck(
+        lambda t: death_times0(t, cutoff=0.8, backend="fused").deaths[keep], (z,)
+    )
 
 
 def test_degenerate_sizes_and_invalid_arguments():

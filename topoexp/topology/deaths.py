@@ -133,10 +133,13 @@ def euclidean_deaths(Z: np.ndarray, cutoff: float, pairs: np.ndarray, lengths: n
 
 
 @njit(cache=True, nogil=True)
-def _fused_forward(Z: np.ndarray, pairs: np.ndarray, lengths: np.ndarray) -> bool:
+def _fused_forward(
+    Z: np.ndarray, cutoff: float, pairs: np.ndarray, lengths: np.ndarray, counts: np.ndarray
+) -> bool:
     """:func:`euclidean_deaths` of each cloud of a ``(b, B, d)`` stack; False on NaN coordinates."""
-    for c in range(Z.shape[0]):  # noqa: SIM110 (a loop, not all(): compiled by numba)
-        if euclidean_deaths(Z[c], -1.0, pairs[c], lengths[c]) < 0:
+    for c in range(Z.shape[0]):
+        counts[c] = euclidean_deaths(Z[c], cutoff, pairs[c], lengths[c])
+        if counts[c] < 0:
             return False
     return True
 
@@ -150,10 +153,11 @@ def _fused_backward(
 
 
 class _FusedDeaths(torch.autograd.Function):
-    """Euclidean MST lengths of a ``(b, B, d)`` stack, compiled forward and backward."""
+    """Euclidean MST lengths of a ``(b, B, d)`` stack, compiled forward and backward; the
+    lengths above ``cutoff`` (float64 comparison, as the homological loss's) become ``+inf``."""
 
     @staticmethod
-    def forward(ctx, z):  # type: ignore[override]
+    def forward(ctx, z, cutoff):  # type: ignore[override]
         zd = z.detach()
         if zd.dtype not in (torch.float32, torch.float64):
             zd = zd.to(torch.float64)
@@ -161,19 +165,23 @@ class _FusedDeaths(torch.autograd.Function):
         b, m = Z.shape[0], max(Z.shape[1] - 1, 0)
         pairs = np.zeros((b, m, 2), np.int64)
         lengths = np.zeros((b, m))
-        if m and not _fused_forward(Z, pairs, lengths):
+        counts = np.zeros(b, np.int64)
+        if m and not _fused_forward(Z, -1.0 if cutoff is None else cutoff, pairs, lengths, counts):
             raise ValueError("death_times0: NaN coordinates would be needed to connect the points")
         ctx.Z, ctx.pairs, ctx.lengths = Z, pairs, lengths
+        ctx.essential = np.arange(m)[None, :] >= counts[:, None]
+        deaths = np.where(ctx.essential, np.inf, lengths)
         pairs_t = torch.from_numpy(pairs).to(z.device)
         ctx.mark_non_differentiable(pairs_t)
-        return torch.from_numpy(lengths).to(device=z.device, dtype=z.dtype), pairs_t
+        return torch.from_numpy(deaths).to(device=z.device, dtype=z.dtype), pairs_t
 
     @staticmethod
     def backward(ctx, grad_deaths, _grad_pairs):  # type: ignore[override]
-        weights = np.ascontiguousarray(grad_deaths.detach().cpu().numpy(), dtype=np.float64)
+        weights = np.array(grad_deaths.detach().cpu().numpy(), dtype=np.float64)
+        weights[ctx.essential] = 0.0  # infinite deaths carry no gradient
         grad = np.zeros(ctx.Z.shape)
         _fused_backward(ctx.Z, ctx.pairs, ctx.lengths, weights, grad)
-        return torch.from_numpy(grad).to(device=grad_deaths.device, dtype=grad_deaths.dtype)
+        return torch.from_numpy(grad).to(device=grad_deaths.device, dtype=grad_deaths.dtype), None
 
 
 def _point_deaths(z: Tensor, p: float) -> H0Deaths:
@@ -229,11 +237,11 @@ def death_times0(
     elif backend == "fused":
         if float(p) != 2:
             raise ValueError(f"backend='fused' computes Euclidean deaths (p=2), got p={p}")
-        out = H0Deaths(*_FusedDeaths.apply(x))
+        out = H0Deaths(*_FusedDeaths.apply(x, None if cutoff is None else float(cutoff)))
     else:
         out = _point_deaths(x, float(p))
     deaths, pairs = out
-    if cutoff is not None:
+    if cutoff is not None and backend == "pairing":  # in the input's dtype
         deaths = torch.where(deaths.detach() <= cutoff, deaths, float("inf"))
     if single:
         return H0Deaths(deaths[0], pairs[0])
