@@ -35,15 +35,52 @@ __all__ = ["delaunay_complex", "weak_alpha_barcode_1d", "weak_alpha_barcodes"]
 
 
 @njit(cache=True, nogil=True)
-def _line_births(edges: np.ndarray, order: np.ndarray, n: int, births: np.ndarray) -> None:
-    """Dying vertex of each path edge, row by row: Kruskal over ``edges[b][order[b]]``."""
-    m = edges.shape[1]
+def _line_cells(
+    idx: np.ndarray, values: np.ndarray, bcells: np.ndarray, dcells: np.ndarray
+) -> None:
+    """Critical cells of the path through each row's sorted values (``idx`` the sort order).
+
+    Kruskal over the path's edges in ``(length, i, j)`` order (a stable sort by length, then
+    the short runs of equal length put in ``(i, j)`` order) gives the dying vertex of each edge;
+    the essential bar (last) is born at vertex 0, the oldest, and has death cell ``(-1, -1)``.
+    """
+    n_rows, n = idx.shape
+    m = n - 1
     birth_v = np.empty(m, np.int64)
     death_k = np.empty(m, np.int64)
-    for b in range(edges.shape[0]):
-        k = flag_h0(edges[b][order[b]], n, birth_v, death_k)
+    e = np.empty((m, 2), np.int64)
+    w = np.empty(m)
+    sorted_edges = np.empty((m, 2), np.int64)
+    for r in range(n_rows):
+        for t in range(m):
+            a, c = idx[r, t], idx[r, t + 1]
+            e[t, 0], e[t, 1] = min(a, c), max(a, c)
+            w[t] = abs(values[r, t + 1] - values[r, t])
+        o = np.argsort(w, kind="mergesort")
+        lo = 0
+        while lo < m:
+            hi = lo + 1
+            while hi < m and w[o[hi]] == w[o[lo]]:
+                hi += 1
+            for t in range(lo + 1, hi):
+                cur, q = o[t], t
+                while q > lo and (
+                    e[o[q - 1], 0] > e[cur, 0]
+                    or (e[o[q - 1], 0] == e[cur, 0] and e[o[q - 1], 1] > e[cur, 1])
+                ):
+                    o[q] = o[q - 1]
+                    q -= 1
+                o[q] = cur
+            lo = hi
+        for t in range(m):
+            sorted_edges[t, 0], sorted_edges[t, 1] = e[o[t], 0], e[o[t], 1]
+            dcells[r, t, 0], dcells[r, t, 1] = e[t, 0], e[t, 1]
+        bcells[r, m, 0] = bcells[r, m, 1] = 0
+        dcells[r, m, 0] = dcells[r, m, 1] = -1
+        k = flag_h0(sorted_edges, n, birth_v, death_k)
         for t in range(k):
-            births[b, order[b, death_k[t]]] = birth_v[t]
+            g = o[death_k[t]]
+            bcells[r, g, 0] = bcells[r, g, 1] = birth_v[t]
 
 
 def weak_alpha_barcode_1d(values: Tensor) -> Barcode:
@@ -65,18 +102,15 @@ def weak_alpha_barcode_1d(values: Tensor) -> Barcode:
     deaths = torch.cat([gaps, inf], dim=-1)
     n, lead = values.shape[-1], values.shape[:-1]
     idx = ordered.indices.reshape(-1, n).cpu().numpy()
-    edges = np.stack([np.minimum(idx[:, :-1], idx[:, 1:]), np.maximum(idx[:, :-1], idx[:, 1:])], -1)
-    length = np.abs(np.diff(ordered.values.detach().reshape(-1, n).cpu().double().numpy(), axis=-1))
-    order = np.lexsort((edges[..., 1], edges[..., 0], length), axis=-1)
-    births = np.zeros((len(idx), n), np.int64)  # the essential bar: vertex 0, the oldest
-    _line_births(np.ascontiguousarray(edges), np.ascontiguousarray(order), n, births)
-    dcells = np.concatenate([edges, np.full((len(idx), 1, 2), -1, np.int64)], axis=1)
+    bcells = np.empty((len(idx), n, 2), np.int64)
+    dcells = np.empty((len(idx), n, 2), np.int64)
+    _line_cells(idx, ordered.values.detach().reshape(-1, n).cpu().double().numpy(), bcells, dcells)
     device = values.device
     return Barcode(
         torch.zeros_like(deaths),
         deaths,
         0,
-        torch.from_numpy(np.stack([births, births], -1)).reshape(*lead, n, 2).to(device),
+        torch.from_numpy(bcells).reshape(*lead, n, 2).to(device),
         torch.from_numpy(dcells).reshape(*lead, n, 2).to(device),
         sublevel=True,
     )
