@@ -209,7 +209,8 @@ def death_times0(
             or ``(n, B, B)`` (only the upper triangle is read; ``p`` is then not used).
         p: the ℓ_p metric of the points, ``p ≥ 1`` (2: Euclidean, 1: COREL's ℓ1).
         cutoff: largest edge length in the complex (gudhi's ``max_edge_length``); deaths above
-            it become ``+inf``. ``None``: every MST edge.
+            it become ``+inf`` (compared in the input's dtype, by the fused backend in float64,
+            as the homological loss). ``None``: every MST edge.
         backend: ``"pairing"`` or ``"fused"`` (Euclidean points only).
 
     Returns:
