@@ -35,16 +35,16 @@ import torch
 
 from topoexp.evaluation.one_class import one_class_count_eval
 from topoexp.io import write_json
-from topoexp.losses.connectivity import ConnectivityLoss, mst_death_times
+from topoexp.losses.connectivity import ConnectivityLoss
 from topoexp.models.corel import CorelAutoencoder
-from topoexp.topology import pairing0, pairwise_distances
+from topoexp.topology import death_times0, pairing0, pairwise_distances
 
 
 class LoopedConnectivity(ConnectivityLoss):
     """The same loss with one ``pairing0`` call per branch (the peer of the batched call)."""
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        deaths = torch.stack([mst_death_times(z[b], self.p)[0] for b in range(z.shape[0])])
+        deaths = torch.stack([death_times0(z[b], self.p).deaths for b in range(z.shape[0])])
         gaps = (deaths - self.eta).abs().masked_fill(deaths.detach() == 0, 0.0)
         return gaps.sum(-1).mean(), deaths
 

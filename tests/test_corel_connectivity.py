@@ -9,8 +9,8 @@ import ripser
 import torch
 from scipy.spatial.distance import cdist
 
-from topoexp.losses.connectivity import ConnectivityLoss, mst_death_times
-from topoexp.topology import death_times, pairing0, pairwise_distances
+from topoexp.losses.connectivity import ConnectivityLoss
+from topoexp.topology import death_times, death_times0, pairing0, pairwise_distances
 
 
 def ripser_l1_deaths(X: np.ndarray) -> np.ndarray:
@@ -47,7 +47,7 @@ def test_death_times_equal_ripser_l1(kind: str, dtype: torch.dtype) -> None:
     rng = np.random.default_rng(1)
     for _ in range(3):
         X = clouds(kind, rng)
-        deaths, pairs = mst_death_times(torch.as_tensor(X, dtype=dtype), p=1)
+        deaths, pairs = death_times0(torch.as_tensor(X, dtype=dtype), p=1)
         ours = deaths.numpy()
         assert pairs.shape == (len(X) - 1, 2)
         assert np.all(np.diff(ours) >= -1e-6)  # increasing
@@ -64,7 +64,7 @@ def test_death_times_equal_ripser_l1(kind: str, dtype: torch.dtype) -> None:
 def test_death_times_are_the_gathered_distances() -> None:
     """Recomputing ‖z_i − z_j‖_1 at the MST edges equals gathering the ℓ1 distance matrix."""
     z = torch.randn(4, 30, 6, dtype=torch.float64)
-    deaths, pairs = mst_death_times(z, p=1)
+    deaths, pairs = death_times0(z, p=1)
     D = pairwise_distances(z, p=1)
     torch.testing.assert_close(deaths, death_times(D, pairs))
     torch.testing.assert_close(pairs, pairing0(D))
@@ -72,7 +72,7 @@ def test_death_times_are_the_gathered_distances() -> None:
 
 def test_other_p() -> None:
     X = np.random.default_rng(2).normal(size=(25, 4))
-    deaths, _ = mst_death_times(torch.from_numpy(X), p=2)
+    deaths, _ = death_times0(torch.from_numpy(X), p=2)
     dgm = ripser.ripser(X, maxdim=0)["dgms"][0]
     np.testing.assert_allclose(deaths.numpy(), np.sort(dgm[np.isfinite(dgm[:, 1]), 1]))
 
@@ -99,7 +99,7 @@ def test_gradcheck_float64_tie_free() -> None:
     torch.manual_seed(3)
     z = (torch.randn(3, 12, 4, dtype=torch.float64) * 1.5).requires_grad_()
     loss_fn = ConnectivityLoss(eta=2.0)
-    deaths, _ = mst_death_times(z.detach())
+    deaths, _ = death_times0(z.detach(), p=1)
     assert (deaths - 2.0).abs().min() > 1e-3  # away from the kink of |ε − η|
     assert torch.autograd.gradcheck(lambda t: loss_fn(t)[0], (z,), eps=1e-7, atol=1e-6)
 

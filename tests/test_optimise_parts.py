@@ -16,8 +16,9 @@ from topoexp.data.regression import (
     regression_data,
     ring_image,
 )
-from topoexp.optimise.penalties import BarcodePenalty, NormPenalty, weak_alpha_diagram_1d
+from topoexp.optimise.penalties import BarcodePenalty, NormPenalty
 from topoexp.topology import AlphaLayer, LevelSetLayer1D, RipsLayer
+from topoexp.topology.alpha import weak_alpha_barcode_1d
 
 
 def test_beta_star_shapes_by_hand():
@@ -110,7 +111,7 @@ def test_weak_alpha_penalties_on_the_line_by_hand():
 def test_batched_weak_alpha_on_the_line_equals_the_alpha_layer():
     torch.manual_seed(0)
     x = torch.randn(30, requires_grad=True)
-    ours = weak_alpha_diagram_1d(x)
+    ours = weak_alpha_barcode_1d(x).diagram
     (ref,), _ = AlphaLayer(0)(x.unsqueeze(-1))
     key = lambda d: d.detach().numpy()[np.lexsort(d.detach().numpy().T[::-1])]  # noqa: E731
     np.testing.assert_allclose(key(ours), key(ref), rtol=1e-6)

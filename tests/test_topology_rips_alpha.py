@@ -24,6 +24,7 @@ from topoexp.topology import (
     RipsLayer,
     SumBarcodeLengths,
     rips_barcodes,
+    weak_alpha_barcode_1d,
     weak_alpha_barcodes,
 )
 
@@ -81,6 +82,50 @@ def test_alpha_on_a_line_is_the_sorted_path() -> None:
     assert dgms[0][-1, 1] == np.inf
     # SumBarcodeLengths = max - min (spec B.4 a)
     torch.testing.assert_close(SumBarcodeLengths(0)((dgms, True)), torch.tensor(5.0))
+
+
+def _bar_rows(b) -> list[tuple]:
+    """(birth cell, death cell, death) rows of a Barcode, sorted (bar order is not part of it)."""
+    rows = zip(b.birth_cells.tolist(), b.death_cells.tolist(), b.deaths.tolist(), strict=True)
+    return sorted((tuple(bc), tuple(dc), d) for bc, dc, d in rows)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [3.0, 1.0, 1.5, -2.0, 2.9],
+        [0.0, 1.0, 1.0, 3.0, 0.0, 5.0, 2.0],  # equal values and equal gaps
+        [2.0, 2.0, 2.0],
+        [4.0],
+    ],
+)
+def test_batched_line_barcode_equals_weak_alpha_barcodes(values) -> None:
+    x = torch.tensor(values, dtype=torch.float64)
+    ours = weak_alpha_barcode_1d(x)
+    ref = weak_alpha_barcodes(x[:, None], 0)[0]
+    assert ours.births.shape == (len(values),) and ours.death_cells.shape == (len(values), 2)
+    assert _bar_rows(ours) == _bar_rows(ref)
+    assert ours.deaths[-1] == np.inf and ours.death_cells[-1].tolist() == [-1, -1]
+    torch.testing.assert_close(ours.deaths[:-1], x.sort().values.diff())
+    batch = torch.stack([x, x.flip(0) * 2.0, -x])
+    many = weak_alpha_barcode_1d(batch.reshape(3, 1, -1))
+    assert many.deaths.shape == (3, 1, len(values))
+    for b in range(3):
+        one = weak_alpha_barcode_1d(batch[b])
+        assert torch.equal(many.deaths[b, 0], one.deaths)
+        assert torch.equal(many.birth_cells[b, 0], one.birth_cells)
+        assert torch.equal(many.death_cells[b, 0], one.death_cells)
+        assert _bar_rows(one) == _bar_rows(weak_alpha_barcodes(batch[b][:, None], 0)[0])
+
+
+def test_batched_line_barcode_random_against_weak_alpha_barcodes() -> None:
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randint(0, 6, (20, 12), generator=gen).double() * 0.5  # many ties
+    ours = weak_alpha_barcode_1d(x)
+    for b in range(20):
+        one = weak_alpha_barcode_1d(x[b])
+        assert _bar_rows(one) == _bar_rows(weak_alpha_barcodes(x[b][:, None], 0)[0])
+        assert torch.equal(ours.birth_cells[b], one.birth_cells)
 
 
 # -- Rips against ripser, gudhi and the literal reduction -------------------------------------

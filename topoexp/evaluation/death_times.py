@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from topoexp.losses.connectivity import mst_death_times
+from topoexp.topology.deaths import death_times0
 
 __all__ = ["DeathTimeSummary", "batch_death_times", "death_time_summary"]
 
@@ -82,7 +82,7 @@ def batch_death_times(
     batches = branches[:, torch.from_numpy(rows)].flatten(0, 1)  # (n_branches·n_batches, B, d)
     # Chunks of ~8 MB of distance matrices: one pairing call each.
     chunk = max(1, 2**20 // (batch_size * batch_size))
-    deaths = torch.cat([mst_death_times(c, p=p)[0] for c in batches.split(chunk)])
+    deaths = torch.cat([death_times0(c, p).deaths for c in batches.split(chunk)])
     return deaths.view(n_branches, n_batches, batch_size - 1).numpy()
 
 

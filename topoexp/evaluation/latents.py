@@ -6,8 +6,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from topoexp.topology.deaths import death_times0
 from topoexp.topology.distances import pairwise_distances
-from topoexp.topology.pairing import death_times, pairing0
 
 __all__ = ["fraction_in_ball", "latent_metrics", "reconstruction_bce", "total_persistence0_batches"]
 
@@ -46,10 +46,9 @@ def total_persistence0_batches(
     if n == 0:
         raise ValueError(f"need at least batch_size={batch_size} latents, got {len(z)}")
     batches = z[: n * batch_size].reshape(n, batch_size, -1).to(torch.float64)
-    D = pairwise_distances(batches)
-    deaths = death_times(D, pairing0(D))
-    if cutoff is not None:
-        deaths = torch.where(deaths <= cutoff, deaths, 0.0)
+    deaths = death_times0(pairwise_distances(batches), distance_matrix=True, cutoff=cutoff).deaths
+    if cutoff is not None:  # the bars that stay essential below the cutoff
+        deaths = torch.where(torch.isfinite(deaths), deaths, 0.0)
     return deaths.sum(dim=1)
 
 

@@ -37,7 +37,8 @@ def pd0_bars(images: Tensor, complex: str = "delaunay", batch: int = 2048) -> np
     """``(N, 784, 2)`` superlevel H0 bars (birth, death) of 28 × 28 images, essential death −inf,
     zero-length bars included (one bar per pixel), float64."""
     x = images.detach().reshape(len(images), 784).to(torch.float64).cpu()
-    out = [_layer(complex)(x[s : s + batch])[0][0].numpy() for s in range(0, len(x), batch)]
+    layer = _layer(complex)
+    out = [layer.barcodes(x[s : s + batch])[0].diagram.numpy() for s in range(0, len(x), batch)]
     return np.concatenate(out) if out else np.zeros((0, 784, 2))
 
 

@@ -10,10 +10,10 @@ a sum over the batch's death times. The loss of a batched latent with ``n`` bran
 ``(1/n) Σ_b L_η(S_b)`` (the original code's mean over branches; ``branch_reduction="sum"`` is the
 paper's plain sum, the same up to a rescaled λ).
 
-The MST of every branch comes from one batched :func:`~topoexp.topology.pairing.pairing0` call on
-the detached ``(n, B, B)`` stack of distance matrices; the death times are then recomputed as
-``‖z_i − z_j‖_p`` at the ``n·(B − 1)`` tree edges only, so gradients flow through the MST edges
-and the backward pass never touches the other ``B²`` distances.
+The death times of all branches come from one :func:`~topoexp.topology.deaths.death_times0` call:
+one batched pairing of the detached ``(n, B, B)`` stack of distance matrices, then ``‖z_i − z_j‖_p``
+recomputed at the ``n·(B − 1)`` tree edges only, so gradients flow through the MST edges and the
+backward pass never touches the other ``B²`` distances.
 
 Zero-length bars (duplicate points) are dropped from the loss by default, as in the original
 (torchph drops pairs whose birth equals their death, and every 0-dim birth is 0); their gradient
@@ -24,44 +24,13 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-import torch
 from torch import Tensor, nn
 
-from topoexp.topology.distances import pairwise_distances
-from topoexp.topology.pairing import pairing0
+from topoexp.topology.deaths import death_times0
 
-__all__ = ["BranchReduction", "ConnectivityLoss", "mst_death_times"]
+__all__ = ["BranchReduction", "ConnectivityLoss"]
 
 BranchReduction = Literal["mean", "sum"]
-
-
-def mst_death_times(z: Tensor, p: float = 1.0) -> tuple[Tensor, Tensor]:
-    """0-dim Vietoris–Rips death times of each of ``n`` point clouds of ``B`` points.
-
-    Args:
-        z: ``(n, B, d)`` stack of point clouds (or one ``(B, d)`` cloud).
-        p: the ℓ_p metric, ``p ≥ 1``.
-
-    Returns:
-        ``(deaths, pairs)``: ``deaths`` of shape ``(n, B − 1)`` (or ``(B − 1,)``), increasing along
-        the last axis and differentiable in ``z``; ``pairs`` the int64 ``(…, B − 1, 2)`` MST
-        edges ``(i, j)``, ``i < j`` (no gradient), in the order of :func:`pairing0`.
-    """
-    if p < 1:
-        raise ValueError(f"p must be ≥ 1 for a metric, got {p}")
-    single = z.dim() == 2
-    if single:
-        z = z.unsqueeze(0)
-    if z.dim() != 3:
-        raise ValueError(f"z must have shape (n, B, d) or (B, d), got {tuple(z.shape)}")
-    with torch.no_grad():
-        pairs = pairing0(pairwise_distances(z.detach(), p=p))
-    rows = torch.arange(z.shape[0], device=z.device)[:, None]
-    diff = z[rows, pairs[..., 0]] - z[rows, pairs[..., 1]]  # (n, B − 1, d)
-    deaths = diff.abs().sum(-1) if p == 1 else torch.linalg.vector_norm(diff, ord=p, dim=-1)
-    if single:
-        return deaths[0], pairs[0]
-    return deaths, pairs
 
 
 class ConnectivityLoss(nn.Module):
@@ -106,7 +75,7 @@ class ConnectivityLoss(nn.Module):
     def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
         if z.dim() != 3:
             raise ValueError(f"z must have shape (n_branches, B, d), got {tuple(z.shape)}")
-        deaths, _ = mst_death_times(z, self.p)
+        deaths = death_times0(z, self.p).deaths
         gaps = (deaths - self.eta).abs()
         if self.drop_zero_deaths:
             gaps = gaps.masked_fill(deaths.detach() == 0, 0.0)

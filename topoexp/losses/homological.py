@@ -13,11 +13,11 @@ the MST edges of length ≤ 0.5. The original code uses the squared norm and one
 
 As everywhere in topoexp, the MST is computed on detached distances and the gradient is that of
 the selected edges' lengths. :class:`HomologicalLoss` computes h(z) and its gradient in one
-compiled pass (:func:`_regulariser_kernel`) inside one autograd node: composed from torch ops
-(``BallPenalty`` and :func:`finite_death_times`, kept for evaluation and as the tested reference)
-the regulariser made a 784-64-64-10 training step 1.15–1.21× slower than the plain step at batch
-128 on one thread, fused 1.08–1.15× at 128 and 512 (``benchmarks/bench_homreg.py``, ratios in
-one run).
+compiled pass (:func:`_regulariser_kernel`) inside one autograd node: the ball penalty plus the
+compiled kernels of :func:`topoexp.topology.deaths.death_times0`'s ``"fused"`` backend. Composed
+from torch ops (``BallPenalty`` and ``death_times0``, the tested reference) the regulariser
+made a 784-64-64-10 training step 1.15–1.21× slower than the plain step at batch 128 on one
+thread, fused 1.08–1.15× at 128 and 512 (``benchmarks/bench_homreg.py``, ratios in one run).
 """
 
 from __future__ import annotations
@@ -29,15 +29,13 @@ import torch
 from numba import njit
 from torch import Tensor, nn
 
-from topoexp.topology.pairing import euclidean_mst, pairing0
+from topoexp.topology.deaths import euclidean_deaths, scatter_death_gradient
 
 __all__ = [
     "BALL_NORMS",
     "BallPenalty",
     "HomologicalLoss",
-    "finite_death_times",
     "kl_divergence",
-    "total_persistence0",
 ]
 
 BALL_NORMS = ("squared", "norm")
@@ -47,37 +45,6 @@ def _check_latents(z: Tensor) -> None:
     if not isinstance(z, Tensor) or z.ndim != 2:
         shape = tuple(z.shape) if hasattr(z, "shape") else type(z).__name__
         raise ValueError(f"latents must be a (B, n) tensor, got {shape}")
-
-
-def finite_death_times(z: Tensor, cutoff: float | None = 0.5) -> Tensor:
-    """Finite 0-dim Rips death times of the rows of ``z`` (B, n), differentiable in ``z``.
-
-    With ``cutoff`` these are the finite deaths of gudhi's ``RipsComplex(points=z,
-    max_edge_length=cutoff)`` (edges of length ≤ cutoff enter); ``None`` keeps all B − 1 MST edges.
-    Ordered by increasing length (ties by index), as :func:`~topoexp.topology.pairing.pairing0`.
-
-    The pairing runs on detached ``torch.cdist`` distances; the deaths are the lengths
-    ‖z_i − z_j‖ of the paired edges recomputed from ``z`` by direct differences (one gather of
-    both ends): the values of ``death_times(pairwise_distances(z), pairs)`` without a backward
-    pass through a dense (B, B) matrix (4× the whole persistence cost at B = 512). The cutoff is
-    applied to these exact lengths, on detached values. Coincident points get gradient 0. (Edges
-    whose lengths differ by less than cdist's float rounding may be paired either way; their
-    deaths then differ by less than that rounding.)
-    """
-    _check_latents(z)
-    if z.shape[0] < 2:
-        return z.new_zeros(0)
-    zd = z.detach()
-    ends = z[pairing0(torch.cdist(zd, zd))]  # (B − 1, 2, n)
-    deaths = torch.linalg.vector_norm(ends[:, 0] - ends[:, 1], dim=1)
-    if cutoff is not None:
-        deaths = deaths[deaths.detach() <= cutoff]
-    return deaths
-
-
-def total_persistence0(z: Tensor, cutoff: float | None = None) -> Tensor:
-    """0-dim total persistence Σ_t d_t of a batch (all births are 0): the MST length."""
-    return finite_death_times(z, cutoff).sum()
 
 
 class BallPenalty(nn.Module):
@@ -135,20 +102,12 @@ def _regulariser_kernel(
     if death_coef > 0.0 and B >= 2:
         pairs = np.empty((B - 1, 2), np.int64)
         lengths = np.empty(B - 1)
-        if not euclidean_mst(Z, pairs, lengths):
-            return ball, death, count, False
-        for t in range(B - 1):
-            d = lengths[t]
-            if cutoff >= 0.0 and d > cutoff:
-                break
-            death += d
-            count += 1
-            if d > 0.0:
-                i, j = pairs[t, 0], pairs[t, 1]
-                for k in range(n):
-                    g = death_coef * (np.float64(Z[i, k]) - np.float64(Z[j, k])) / d
-                    grad[i, k] -= g
-                    grad[j, k] += g
+        count = euclidean_deaths(Z, cutoff, pairs, lengths)
+        if count < 0:
+            return ball, death, 0, False
+        for t in range(count):
+            death += lengths[t]
+        scatter_death_gradient(Z, pairs, lengths, np.full(count, -death_coef), grad)
     return ball, death, count, True
 
 

@@ -56,8 +56,7 @@ class _SuperlevelPD0(nn.Module):
 
     def diagram(self, images: Tensor) -> Tensor:
         """``(B, H·W, 2)`` superlevel H0 diagrams (birth ≥ death; the essential one −inf)."""
-        dgms, _ = self.layer(_images(images, tuple(self.image_size)))
-        return dgms[0]
+        return self.layer.barcodes(_images(images, tuple(self.image_size)))[0].diagram
 
 
 class TopologyPrior(_SuperlevelPD0):

@@ -22,25 +22,12 @@ from torch import Tensor, nn
 
 from topoexp.config.markers import ArgumentError
 from topoexp.topology import AlphaLayer, RipsLayer, barcode_energy
+from topoexp.topology.alpha import weak_alpha_barcode_1d
 
-__all__ = ["BarcodePenalty", "NormKind", "NormPenalty", "weak_alpha_diagram_1d"]
+__all__ = ["BarcodePenalty", "NormKind", "NormPenalty"]
 
 NormKind = Literal["l1", "l2", "tv", "smooth_tv"]
 _TERM_KEYS = {"dim", "p", "q", "i0", "weight", "infinite"}
-
-
-def weak_alpha_diagram_1d(values: Tensor) -> Tensor:
-    """H0 diagram ``(..., n, 2)`` of the weak alpha filtration of ``n`` points on the line.
-
-    In 1-D the Delaunay complex is the path through the sorted values, so the finite bars are
-    ``[0, gap]`` for the ``n − 1`` gaps between consecutive sorted values, plus ``[0, inf]``:
-    the diagram :class:`~topoexp.topology.AlphaLayer` returns for ``(n, 1)`` points (same rows,
-    tested), for any leading batch dimensions at once.
-    """
-    gaps = values.sort(dim=-1).values.diff(dim=-1)
-    inf = torch.full_like(values[..., :1], float("inf"))
-    deaths = torch.cat([gaps, inf], dim=-1)
-    return torch.stack([torch.zeros_like(deaths), deaths], dim=-1)
 
 
 def _check_terms(terms: Any) -> list[dict[str, Any]]:
@@ -107,7 +94,7 @@ class BarcodePenalty(nn.Module):
             return self.layer(theta)
         if theta.ndim == 1 + batched:  # values on the line
             if isinstance(self.layer, AlphaLayer) and self.layer.maxdim == 0:
-                return (weak_alpha_diagram_1d(theta),), True
+                return (weak_alpha_barcode_1d(theta).diagram,), True
             theta = theta.unsqueeze(-1)
         if not batched:
             return self.layer(theta)

@@ -1,8 +1,9 @@
 """Persistent homology: pairings, barcodes, filtrations, layers and features (pure torch/NumPy)."""
 
-from topoexp.topology.alpha import weak_alpha_barcodes
+from topoexp.topology.alpha import weak_alpha_barcode_1d, weak_alpha_barcodes
 from topoexp.topology.barcode import Barcode, diagrams
 from topoexp.topology.complexes import SimplicialComplex, grid_complex, path_complex
+from topoexp.topology.deaths import H0Deaths, death_times0
 from topoexp.topology.directional import DirectionalFeatures, height_functions
 from topoexp.topology.distances import data_distances, pairwise_distances
 from topoexp.topology.features import (
@@ -31,6 +32,7 @@ __all__ = [
     "BarcodeEnergy",
     "BarcodePolyFeature",
     "DirectionalFeatures",
+    "H0Deaths",
     "LevelSetLayer",
     "LevelSetLayer1D",
     "LevelSetLayer2D",
@@ -44,6 +46,7 @@ __all__ = [
     "barcode_energy_grid",
     "data_distances",
     "death_times",
+    "death_times0",
     "diagrams",
     "grid_complex",
     "height_functions",
@@ -52,5 +55,6 @@ __all__ = [
     "pairwise_distances",
     "path_complex",
     "rips_barcodes",
+    "weak_alpha_barcode_1d",
     "weak_alpha_barcodes",
 ]

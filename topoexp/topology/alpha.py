@@ -23,14 +23,97 @@ from itertools import combinations
 
 import numpy as np
 import torch
+from numba import njit
 from torch import Tensor
 
 from topoexp.topology._common import detached_numpy, edge_lengths, flag_barcodes
 from topoexp.topology.barcode import Barcode
 from topoexp.topology.rips import flag_h0_pairs, gudhi_flag_pairs
-from topoexp.topology.unionfind import flag_h1_planar
+from topoexp.topology.unionfind import flag_h0, flag_h1_planar
 
-__all__ = ["delaunay_complex", "weak_alpha_barcodes"]
+__all__ = ["delaunay_complex", "weak_alpha_barcode_1d", "weak_alpha_barcodes"]
+
+
+@njit(cache=True, nogil=True)
+def _line_cells(
+    idx: np.ndarray, values: np.ndarray, bcells: np.ndarray, dcells: np.ndarray
+) -> None:
+    """Critical cells of the path through each row's sorted values (``idx`` the sort order).
+
+    Kruskal over the path's edges in ``(length, i, j)`` order (a stable sort by length, then
+    the short runs of equal length put in ``(i, j)`` order) gives the dying vertex of each edge;
+    the essential bar (last) is born at vertex 0, the oldest, and has death cell ``(-1, -1)``.
+    """
+    n_rows, n = idx.shape
+    m = n - 1
+    birth_v = np.empty(m, np.int64)
+    death_k = np.empty(m, np.int64)
+    e = np.empty((m, 2), np.int64)
+    w = np.empty(m)
+    sorted_edges = np.empty((m, 2), np.int64)
+    for r in range(n_rows):
+        for t in range(m):
+            a, c = idx[r, t], idx[r, t + 1]
+            e[t, 0], e[t, 1] = min(a, c), max(a, c)
+            w[t] = abs(values[r, t + 1] - values[r, t])
+        o = np.argsort(w, kind="mergesort")
+        lo = 0
+        while lo < m:
+            hi = lo + 1
+            while hi < m and w[o[hi]] == w[o[lo]]:
+                hi += 1
+            for t in range(lo + 1, hi):
+                cur, q = o[t], t
+                while q > lo and (
+                    e[o[q - 1], 0] > e[cur, 0]
+                    or (e[o[q - 1], 0] == e[cur, 0] and e[o[q - 1], 1] > e[cur, 1])
+                ):
+                    o[q] = o[q - 1]
+                    q -= 1
+                o[q] = cur
+            lo = hi
+        for t in range(m):
+            sorted_edges[t, 0], sorted_edges[t, 1] = e[o[t], 0], e[o[t], 1]
+            dcells[r, t, 0], dcells[r, t, 1] = e[t, 0], e[t, 1]
+        bcells[r, m, 0] = bcells[r, m, 1] = 0
+        dcells[r, m, 0] = dcells[r, m, 1] = -1
+        k = flag_h0(sorted_edges, n, birth_v, death_k)
+        for t in range(k):
+            g = o[death_k[t]]
+            bcells[r, g, 0] = bcells[r, g, 1] = birth_v[t]
+
+
+def weak_alpha_barcode_1d(values: Tensor) -> Barcode:
+    """H0 weak alpha barcode of ``n`` points on the line, for any leading batch dimensions.
+
+    In 1-D the Delaunay complex is the path through the sorted values, so bar ``t < n − 1`` is
+    ``[0, gap_t]`` for the gap between the ``t``-th and ``(t + 1)``-th smallest value (death cell:
+    those two points), and bar ``n − 1`` is ``[0, +inf]``; the birth cells are the vertices that
+    :func:`weak_alpha_barcodes` on ``(n, 1)`` points pairs with those gaps (Kruskal in ``(length,
+    i, j)`` order, the smaller index older), so the two give the same bars up to their order.
+    The gaps are differences of the sorted values (at equal values their gradient is ±1, where
+    :func:`weak_alpha_barcodes` gives the length's subgradient 0).
+    """
+    if not isinstance(values, Tensor) or values.ndim == 0 or values.shape[-1] == 0:
+        raise ValueError("expected values of shape (..., n), n ≥ 1")
+    ordered = values.sort(dim=-1)
+    gaps = ordered.values.diff(dim=-1)
+    inf = torch.full_like(values[..., :1], float("inf"))
+    deaths = torch.cat([gaps, inf], dim=-1)
+    n, lead = values.shape[-1], values.shape[:-1]
+    idx = ordered.indices.reshape(-1, n).cpu().numpy()
+    bcells = np.empty((len(idx), n, 2), np.int64)
+    dcells = np.empty((len(idx), n, 2), np.int64)
+    _line_cells(idx, ordered.values.detach().reshape(-1, n).cpu().double().numpy(), bcells, dcells)
+    device = values.device
+    return Barcode(
+        torch.zeros_like(deaths),
+        deaths,
+        0,
+        torch.from_numpy(bcells).reshape(*lead, n, 2).to(device),
+        torch.from_numpy(dcells).reshape(*lead, n, 2).to(device),
+        sublevel=True,
+    )
 
 
 def _delaunay(points: np.ndarray) -> object:

@@ -136,9 +136,9 @@ class DirectionalFeatures(nn.Module):
 
     def _features(self, images: Tensor) -> Tensor:
         f = self.filtrations(images)
-        dgms, issub = self.layer(f)
-        grids = [barcode_energy_grid(dgms[k], issub, self.max_power, self.max_power)
-                 for k in self.dims]  # fmt: skip
+        bars = self.layer.barcodes(f)
+        grids = [barcode_energy_grid(bars[k].diagram, bars[k].sublevel, self.max_power,
+                                     self.max_power) for k in self.dims]  # fmt: skip
         # (N, D, P, Q) per dimension → (N, D, K, P, Q) → flat, direction-major
         return torch.stack(grids, 2).reshape(len(images), -1)
 
