@@ -216,10 +216,14 @@ def test_images_need_a_classifier():
 
 def test_evaluate_generator_samples_the_prior_and_adds_the_latent_metrics():
     from topoexp.evaluation.generative import evaluate_generator
+    from topoexp.losses.objective import Objective
+    from topoexp.losses.regularisers import Homological
     from topoexp.models.generative import GenerativeAE
 
     torch.manual_seed(0)
-    model, clf = GenerativeAE(latent_dim=2, regulariser="homological"), tiny_classifier()
+    model, clf = GenerativeAE(latent_dim=2), tiny_classifier()
+    Objective(model, {"homological": Homological()})  # prior auto -> the unit ball
+    assert model.prior == "ball"
     test = torch.rand(80, 1, 28, 28, generator=torch.Generator().manual_seed(1))
     samples, m = evaluate_generator(model, test, clf, n_samples=60, latent_batch_size=16)
     assert samples.shape == (60, 1, 28, 28) and 0 <= samples.min() <= samples.max() <= 1

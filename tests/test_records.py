@@ -73,20 +73,25 @@ def test_resume_with_changed_values_names_the_keys_and_keeps_the_config(tiny_cfg
     run(tiny_cfg())
     stored = (tmp_path / "run" / "config.yaml").read_text()
     with pytest.raises(ResumeMismatchError) as info:
-        run(tiny_cfg("trainer.resume=true", "loss.lam=1.0", "trainer.batch_size=8"))
-    assert info.value.keys == ["loss.lam", "trainer.batch_size"]
-    assert "trainer.resume_allow=[loss.lam,trainer.batch_size]" in str(info.value)
+        run(tiny_cfg("trainer.resume=true", "loss.signature.weight=1.0", "trainer.batch_size=8"))
+    assert info.value.keys == ["loss.signature.weight", "trainer.batch_size"]
+    assert "trainer.resume_allow=[loss.signature.weight,trainer.batch_size]" in str(info.value)
     assert (tmp_path / "run" / "config.yaml").read_text() == stored
 
 
 def test_resume_may_change_allowed_keys_and_records_them(tiny_cfg, tmp_path):
     run(tiny_cfg("trainer.max_epochs=2"))
-    run(tiny_cfg("trainer.max_epochs=3", "trainer.resume=true", "loss.lam=1.0",
-                 "trainer.resume_allow=[loss.lam]"))  # fmt: skip
+    run(tiny_cfg("trainer.max_epochs=3", "trainer.resume=true", "loss.signature.weight=1.0",
+                 "trainer.resume_allow=[loss.signature.weight]"))  # fmt: skip
     (entry,) = json.loads((tmp_path / "run" / "resumes.json").read_text())
-    assert entry["changed"]["loss.lam"] == {"stored": 0.433577, "now": 1.0}
+    assert entry["changed"]["loss.signature.weight"] == {"stored": 0.433577, "now": 1.0}
     assert entry["changed"]["trainer.max_epochs"] == {"stored": 2, "now": 3}
-    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["loss"]["lam"] == 1.0
+    assert (
+        yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["loss"]["signature"][
+            "weight"
+        ]
+        == 1.0
+    )
 
 
 def test_history_is_written_every_epoch(tiny_cfg, tmp_path, monkeypatch):
@@ -103,15 +108,15 @@ def test_history_is_written_every_epoch(tiny_cfg, tmp_path, monkeypatch):
 
 
 def test_nan_at_the_first_step_says_no_checkpoint_exists(tiny_cfg, tmp_path, monkeypatch):
-    from topoexp.models.topoae import TopologicallyRegularizedAE
+    from topoexp.losses.objective import Objective  # what the trainer trains
 
-    original = TopologicallyRegularizedAE.loss
+    original = Objective.loss
 
     def poisoned(self, x):
         total, parts = original(self, x)
         return total * float("nan"), parts
 
-    monkeypatch.setattr(TopologicallyRegularizedAE, "loss", poisoned)
+    monkeypatch.setattr(Objective, "loss", poisoned)
     with pytest.raises(NonFiniteLossError) as info:
         run(tiny_cfg())
     assert "no epoch completed, so no checkpoint was written" in str(info.value)
@@ -209,14 +214,14 @@ def _multirun(args: list[str], sweep_dir: Path) -> subprocess.CompletedProcess:
 
 
 def test_a_multirun_whose_jobs_all_failed_exits_non_zero(tmp_path):
-    done = _multirun(["loss.lam=-1,-2"], tmp_path / "sweep")
+    done = _multirun(["loss.signature.weight=-1,-2"], tmp_path / "sweep")
     assert done.returncode != 0
     assert "multirun: 2 of 2 jobs failed" in done.stdout
     assert "error: every job of the multirun failed (2 of 2)" in done.stderr
 
 
 def test_a_multirun_counts_its_failed_jobs(tmp_path):
-    done = _multirun(["loss.lam=-1,0.5"], tmp_path / "sweep")
+    done = _multirun(["loss.signature.weight=-1,0.5"], tmp_path / "sweep")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "multirun: 1 of 2 jobs failed" in done.stdout
 
@@ -224,7 +229,7 @@ def test_a_multirun_counts_its_failed_jobs(tmp_path):
 def _sweep_job(sweep: Path, n: int, lam: float, state: str, kl: float | None) -> None:
     job = sweep / f"{n}_job"
     (job / ".hydra").mkdir(parents=True)
-    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"loss.lam={lam}"]))
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"loss.signature.weight={lam}"]))
     (job / "config.yaml").write_text(yaml.safe_dump({"objective": "kl_0.1"}))
     _write_status(job, status=state)
     if kl is not None:
@@ -237,7 +242,7 @@ def test_sweep_report_refuses_a_best_from_failed_trials(tmp_path, capsys):
     sweep = tmp_path / "sweep"
     _sweep_job(sweep, 0, -1.0, "failed", None)
     _sweep_job(sweep, 1, -2.0, "failed", None)
-    results = {"best_params": {"loss.lam": -1.0}, "best_value": 20.0}
+    results = {"best_params": {"loss.signature.weight": -1.0}, "best_value": 20.0}
     (sweep / "optimization_results.yaml").write_text(yaml.safe_dump(results))
     assert main([str(sweep)]) == 1
     assert "none of the 2 trials" in capsys.readouterr().err
@@ -245,7 +250,7 @@ def test_sweep_report_refuses_a_best_from_failed_trials(tmp_path, capsys):
     _sweep_job(sweep, 2, 0.7, "completed", 0.31)
     assert main([str(sweep)]) == 0
     captured = capsys.readouterr()
-    assert captured.out.strip() == "loss.lam=0.7"
+    assert captured.out.strip() == "loss.signature.weight=0.7"
     assert "not a completed trial's" in captured.err
 
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from tests.wandb_records import read_run
 from topoexp.config.validate import ConfigError
@@ -29,7 +30,8 @@ def test_topoae_run_writes_the_run_directory(tiny_cfg, tmp_path):
     np.testing.assert_array_equal(latents["indices"], np.arange(40))
     assert (out / "latents.png").stat().st_size > 0
     assert (out / "checkpoints" / "best.pt").exists() and (out / "checkpoints" / "last.pt").exists()
-    assert (out / "config.yaml").read_text().count("lam: 0.433577") == 1
+    stored = yaml.safe_load((out / "config.yaml").read_text())
+    assert stored["loss"] == {"signature": {**stored["loss"]["signature"], "weight": 0.433577}}
     # data_mse=last_epoch: the test reconstruction error logged at the last epoch
     history = json.loads((out / "history.json").read_text())
     assert metrics["data_mse"] == pytest.approx(history[-1]["test/reconstruction_error"])
@@ -57,17 +59,17 @@ def test_tsne_evaluates_a_train_subsample_of_test_size(tiny_cfg, tmp_path):
 
 def test_invalid_config_fails_before_anything_is_written(tiny_cfg, tmp_path):
 
-    with pytest.raises(ConfigError, match=r"loss\.lam"):
-        run(tiny_cfg("loss.lam=-1"))
+    with pytest.raises(ConfigError, match=r"loss\.signature\.weight"):
+        run(tiny_cfg("loss.signature.weight=-1"))
     assert not (tmp_path / "run").exists()
 
 
 def test_nan_loss_stops_keeps_last_good_checkpoint_and_marks_failed(
     tiny_cfg, tmp_path, monkeypatch
 ):
-    from topoexp.models.topoae import TopologicallyRegularizedAE
+    from topoexp.losses.objective import Objective  # what the trainer trains
 
-    original = TopologicallyRegularizedAE.loss
+    original = Objective.loss
     calls = {"n": 0}
 
     def poisoned(self, x):
@@ -77,7 +79,7 @@ def test_nan_loss_stops_keeps_last_good_checkpoint_and_marks_failed(
             total = total * float("nan")
         return total, parts
 
-    monkeypatch.setattr(TopologicallyRegularizedAE, "loss", poisoned)
+    monkeypatch.setattr(Objective, "loss", poisoned)
     with pytest.raises(NonFiniteLossError, match="non-finite loss"):
         run(tiny_cfg())
     out = tmp_path / "run"
@@ -120,7 +122,7 @@ def test_wandb_offline_run_holds_config_and_metrics(tiny_cfg, tmp_path, monkeypa
     runs = list((tmp_path / "run" / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(runs) == 1
     record = read_run(runs[0])
-    assert record["config"]["loss"]["lam"] == pytest.approx(0.433577)
+    assert record["config"]["loss"]["signature"]["weight"] == pytest.approx(0.433577)
     assert record["summary"]["final/kl_0.1"] == pytest.approx(metrics["kl_0.1"])
     epochs = [row for row in record["history"] if "val/loss" in row]
     assert [row["epoch"] for row in epochs] == [0, 1, 2]

@@ -23,20 +23,21 @@ def test_optuna_sweep_survives_failing_trials_and_returns_the_best(tmp_path):
         "trainer.max_epochs=2",
         "hydra.sweeper.n_trials=3",
         # λ = -1 is invalid: those trials fail and score failure_score (20)
-        "loss.lam=choice(-1.0,0.5)", "trainer.lr=choice(0.001)", "trainer.batch_size=choice(16)",
+        "loss.signature.weight=choice(-1.0,0.5)",
+        "trainer.lr=choice(0.001)", "trainer.batch_size=choice(16)",
         f"hydra.sweep.dir={sweep_dir}",
     ]  # fmt: skip
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     output = done.stderr + done.stdout
-    assert "invalid config value for 'loss.lam'" in output  # a trial did fail
+    assert "invalid config value for 'loss.signature.weight'" in output  # a trial did fail
     failed = sum(
-        1 for p in sweep_dir.glob("*/.hydra") if "lam=-1.0" in (p / "overrides.yaml").read_text()
+        1 for p in sweep_dir.glob("*/.hydra") if "weight=-1.0" in (p / "overrides.yaml").read_text()
     )
     assert f"multirun: {failed} of 3 jobs failed" in output
 
     result = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
-    assert result["best_params"]["loss.lam"] == 0.5
+    assert result["best_params"]["loss.signature.weight"] == 0.5
     completed = [json.loads(p.read_text()) for p in sweep_dir.glob("*/metrics.json")]
     assert completed and result["best_value"] == min(m["kl_0.1"] for m in completed)
     assert result["best_value"] < 20.0
@@ -56,8 +57,8 @@ _LR_BATCH = {
 # spec §4, the search spaces of the original's hyperparameter-search JSONs
 TABLE1_SPACES = {
     "ae": _LR_BATCH,
-    "topoae": {**_LR_BATCH, "loss.lam": "tag(log, interval(0.1, 3.0))"},
-    "topopca": {**_LR_BATCH, "loss.lam": "tag(log, interval(0.01, 3.0))"},
+    "topoae": {**_LR_BATCH, "loss.signature.weight": "tag(log, interval(0.1, 3.0))"},
+    "topopca": {**_LR_BATCH, "loss.signature.weight": "tag(log, interval(0.01, 3.0))"},
     "tsne": {
         "model.perplexity": "interval(5.0, 50.0)",
         "model.learning_rate": "tag(log, interval(10.0, 1000.0))",
