@@ -5,7 +5,7 @@
 (a) Training step (forward, backward, Adam) of the 16 × 10 branched autoencoder on a batch of 100
     1×32×32 images: with the connectivity loss (λ = 20, one batched pairing call for the 16
     branches) against the plain reconstruction step (λ = 0, nothing topological computed; target
-    ≤ 1.15×). Also timed: the λ = 0 model's ``loss`` (which still computes the death times for
+    ≤ 1.15×). Also timed: the λ = 0 objective's ``loss`` (which still computes the death times for
     logging) and the step with the pairing done by a per-branch loop of ``pairing0``. The
     topological part alone (16 distance matrices of 100 points) is timed for the batched call,
     the per-branch loop and ripser per branch. Steps alternate so load hits every variant alike;
@@ -36,6 +36,8 @@ import torch
 from topoexp.evaluation.one_class import one_class_count_eval
 from topoexp.io import write_json
 from topoexp.losses.connectivity import ConnectivityLoss
+from topoexp.losses.objective import Objective
+from topoexp.losses.regularisers import Connectivity
 from topoexp.models.corel import CorelAutoencoder
 from topoexp.topology import death_times0, pairing0, pairwise_distances
 
@@ -71,11 +73,11 @@ def paired_ratio(samples: dict[str, list[float]], name: str, reference: str) -> 
     return statistics.median(a / b for a, b in zip(samples[name], samples[reference], strict=True))
 
 
-def _step_fn(model: CorelAutoencoder, x: torch.Tensor, plain: bool = False) -> Callable[[], None]:
+def _step_fn(model: Objective, x: torch.Tensor, plain: bool = False) -> Callable[[], None]:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True)
 
     def step() -> None:
-        loss = model.reconstruction_loss(x) if plain else model.loss(x)[0]
+        loss = model.model.reconstruction_loss(x) if plain else model.loss(x)[0]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -85,12 +87,14 @@ def _step_fn(model: CorelAutoencoder, x: torch.Tensor, plain: bool = False) -> C
     return step
 
 
-def _models(device: str) -> dict[str, CorelAutoencoder]:
+def _models(device: str) -> dict[str, Objective]:
+    """COREL's objective as the one_class task trains it (``loss=connectivity``), per variant."""
     models = {}
     for name, lam in (("connectivity", 20.0), ("plain", 0.0), ("lambda0", 0.0), ("looped", 20.0)):
         torch.manual_seed(0)
-        models[name] = CorelAutoencoder(in_channels=1, lam=lam).to(device)
-    models["looped"].connectivity = LoopedConnectivity()
+        model = CorelAutoencoder(input_shape=(1, 32, 32))
+        models[name] = Objective(model, {"connectivity": Connectivity(weight=lam)}).to(device)
+    models["looped"].regularisers["connectivity"].connectivity = LoopedConnectivity()
     return models
 
 

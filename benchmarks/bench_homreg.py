@@ -42,6 +42,8 @@ from topoexp.evaluation.latents import latent_metrics
 from topoexp.evaluation.prdc import prdc
 from topoexp.io import write_json
 from topoexp.losses.homological import BallPenalty
+from topoexp.losses.objective import Objective
+from topoexp.losses.regularisers import Homological
 from topoexp.models.classifier import SmallCNN, load_classifier
 from topoexp.models.generative import GenerativeAE
 from topoexp.topology.deaths import death_times0
@@ -104,9 +106,11 @@ def training_steps(batch: int, latent_dim: int, repeat: int, seed: int, geometry
     torch.manual_seed(seed)
     x = torch.rand(batch, 784)
     models, opts = {}, {}
-    for name, reg in (("plain", "none"), ("ours", "homological"), ("gudhi", "homological")):
+    for name, reg in (("plain", False), ("ours", True), ("gudhi", False)):
         torch.manual_seed(seed)
-        models[name] = model = GenerativeAE(latent_dim=latent_dim, regulariser=reg)
+        model = GenerativeAE(latent_dim=latent_dim)
+        # the objective the generative task trains: loss=homological, or loss=none
+        models[name] = Objective(model, {"homological": Homological()} if reg else {})
         if GEOMETRIES[geometry] is not None:
             with torch.no_grad():
                 scale = GEOMETRIES[geometry] / model.encode(x).norm(dim=1).mean()
@@ -115,7 +119,8 @@ def training_steps(batch: int, latent_dim: int, repeat: int, seed: int, geometry
         opts[name] = torch.optim.Adam(model.parameters(), lr=0.0)
     ball, coef = BallPenalty("squared"), 5e-3
 
-    def gudhi_loss(m: GenerativeAE) -> torch.Tensor:
+    def gudhi_loss(objective: Objective) -> torch.Tensor:
+        m = objective.model
         z = m.encode(x)
         top = ball(z) - gudhi_death_times(z).sum()
         return F.binary_cross_entropy(m.decode(z), x) + coef * top
@@ -177,7 +182,8 @@ def evaluation(root: Path | None, n: int, latent_dim: int, seed: int) -> dict:
         classifier, features = SmallCNN().eval(), "untrained SmallCNN (no committed weights)"
     real, reference = load_reference(root, n)
     torch.manual_seed(seed)
-    model = GenerativeAE(latent_dim=latent_dim, regulariser="homological")
+    model = GenerativeAE(latent_dim=latent_dim)
+    Objective(model, {"homological": Homological()})  # prior auto -> the unit ball, as trained
     evaluate_samples(real[:200], real[:300], classifier, kid_subsets=2, kid_subset_size=100)
     latent_metrics(model, real[:256])  # warm-up: imports, numba
     stages: dict[str, float] = {}

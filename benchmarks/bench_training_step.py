@@ -1,7 +1,8 @@
 """Cost of a TopoAE training step relative to the plain autoencoder step, measured in one run.
 
 Both models use the same architecture (DeepAE on MNIST-shaped batches of 126 by default, the
-TopoAE best run) and the same optimiser; the steps alternate so machine load affects both alike.
+TopoAE best run) and the same optimiser, each trained as a run trains it (its ``Objective``, with
+``loss=signature`` or ``loss=none``); the steps alternate so machine load affects both alike.
 The ratio TopoAE / AE is what the topological loss costs (target ≤ 1.2×).
 """
 
@@ -15,9 +16,9 @@ from pathlib import Path
 import torch
 
 from topoexp.io import write_json
-from topoexp.losses.signature import SignatureLoss
+from topoexp.losses.objective import Objective
+from topoexp.losses.regularisers import TopologicalSignature
 from topoexp.models.autoencoders import DeepAE, MLPAutoencoder
-from topoexp.models.topoae import TopologicallyRegularizedAE
 
 
 def _models(arch: str, shape: tuple[int, ...]) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -25,9 +26,9 @@ def _models(arch: str, shape: tuple[int, ...]) -> tuple[torch.nn.Module, torch.n
         return DeepAE(input_shape=shape) if arch == "deep" else MLPAutoencoder(input_shape=shape)
 
     torch.manual_seed(0)
-    ae = base()
+    ae = Objective(base(), {})
     torch.manual_seed(0)
-    topo = TopologicallyRegularizedAE(base(), lam=0.500297, signature=SignatureLoss())
+    topo = Objective(base(), {"signature": TopologicalSignature(weight=0.500297)})
     return ae, topo
 
 
