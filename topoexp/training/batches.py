@@ -9,12 +9,15 @@ one ``int64`` from ``g`` (the workers' base seed), then ``RandomSampler`` draws
 ``randperm(n)[: num_samples % n]``). :class:`MemoryBatches` takes the same draws at the same
 moments, so for the same seed the batches, their order and every later random stream equal
 today's loader, bit for bit (``tests/test_engine.py``); an unshuffled pass takes the loader's
-one draw from the global stream too. :class:`LoaderBatches` is the DataLoader path itself (``trainer.batches=loader``).
+one draw from the global stream too. :class:`LoaderBatches` is the DataLoader path itself
+(``trainer.batches=loader``); a split too large to hold (over :data:`MEMORY_LIMIT` bytes as
+floats) falls back to it.
 :class:`StreamBatches` is the iteration loop's source: a permutation per pass, resumable.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -34,6 +37,10 @@ __all__ = [
 ]
 
 BatchSource = Literal["memory", "loader"]
+#: Largest split (bytes of its float inputs) held in memory; larger ones use the DataLoader.
+MEMORY_LIMIT = 8 * 2**30
+
+log = logging.getLogger("topoexp")
 
 
 @dataclass(frozen=True)
@@ -159,7 +166,11 @@ class LoaderBatches:
         device: torch.device | str = "cpu",
     ) -> None:
         self.loader = DataLoader(
-            dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, generator=generator
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            generator=generator,
         )
         self.device = torch.device(device)
 
@@ -182,7 +193,9 @@ def epoch_batches(
 ) -> MemoryBatches | LoaderBatches:
     """The batch source called ``source`` (``memory`` or ``loader``) over ``dataset``."""
     if source == "memory":
-        return MemoryBatches(materialise(dataset, device), batch_size, shuffle, drop_last, generator)
+        return MemoryBatches(
+            materialise(dataset, device), batch_size, shuffle, drop_last, generator
+        )
     return LoaderBatches(dataset, batch_size, shuffle, drop_last, generator, device)
 
 

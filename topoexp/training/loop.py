@@ -165,7 +165,9 @@ class Trainer:
         )
 
         def evaluator(dataset: Dataset) -> Callable[[], dict[str, float]]:
-            source = epoch_batches(self.batches, dataset, self.batch_size, False, True, None, device)
+            source = epoch_batches(
+                self.batches, dataset, self.batch_size, False, True, None, device
+            )
             return lambda: average_loss(model, dataset, self.batch_size, batches=source)
 
         callbacks = [Evaluate("val", evaluator(validation))]

@@ -31,8 +31,9 @@ class NonFiniteStep(FloatingPointError):
 class GradientStep:
     """``objective(batch) -> (loss, parts)``, then zero_grad, backward and ``optimizer.step()``.
 
-    The loss is checked before the backward pass, so a non-finite one changes nothing.
-    ``parts`` values may be tensors or floats; they are returned as floats beside ``loss``.
+    The loss is checked before the backward pass, so a non-finite one changes nothing
+    (``check_finite=False``: the step goes on, for batched fits whose problems are independent).
+    ``parts`` values may be tensors or floats; they are returned as floats.
     """
 
     def __init__(
@@ -41,8 +42,9 @@ class GradientStep:
         optimizer: torch.optim.Optimizer,
         modules: Mapping[str, nn.Module],
         name: str = "model",
+        check_finite: bool = True,
     ) -> None:
-        self.objective, self.optimizer = objective, optimizer
+        self.objective, self.optimizer, self.check_finite = objective, optimizer, check_finite
         self.modules = dict(modules)
         self.optimizers = {name: optimizer}
 
@@ -53,7 +55,7 @@ class GradientStep:
     def __call__(self, batch: Any) -> tuple[float, dict[str, float]]:
         loss, parts = self.objective(batch)
         value = loss.item()
-        if not math.isfinite(value):
+        if self.check_finite and not math.isfinite(value):
             raise NonFiniteStep({"loss": value})
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
