@@ -213,7 +213,7 @@ class Engine:
         while state.iteration < schedule.total:
             it = state.iteration
             try:
-                _, losses = self.step(it)
+                value, losses = self.step(it)
             except NonFiniteStep as stop:
                 stop.where = stop.where or f"at iteration {it + 1}"
                 raise
@@ -223,5 +223,5 @@ class Engine:
                 record["time/iter_s"] = (time.perf_counter() - started) / (state.iteration - first)
                 state.history.append(record)
                 self._hook("on_record", record)
-            self._hook("on_step", it, None, losses)
+            self._hook("on_step", it, value, losses)
         state.finished = True
