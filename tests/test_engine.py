@@ -126,7 +126,7 @@ def _reference_fit(tmp, seed: int = 0, max_epochs: int = 4, patience: int = 10, 
                 total += float(model.loss(x)[0]) * len(x)
         return total / len(ds)
 
-    for epoch in range(max_epochs):
+    for _ in range(max_epochs):
         model.train()
         running = 0.0
         for x, _ in loader:
