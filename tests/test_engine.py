@@ -244,3 +244,15 @@ def test_an_engine_without_checkpoints_says_so_on_nan():
     step = FunctionStep(lambda it: {"loss": float("nan")}, {}, {})
     with pytest.raises(NonFiniteLossError, match="no checkpoint"):
         Engine(step, Iterations(3)).fit()
+
+
+def test_a_checkpoint_of_the_earlier_epoch_format_resumes_exactly(tmp_path):
+    whole, _ = _fit(_trainer(reload_best=False), tmp_path / "whole")
+    _fit(_trainer(max_epochs=2, reload_best=False), tmp_path / "old")
+    new = load_checkpoint(tmp_path / "old" / LAST)
+    loop = {k: v for k, v in new["loop"].items() if k != "iteration"}
+    rng = {**new["rng"], "loader": new["generators"]["batches"]}
+    old = {"model": new["model"], "optimizer": new["optimizer"], "loop": loop, "rng": rng}
+    torch.save(old, tmp_path / "old" / LAST)  # the keys the epoch loop wrote before the engine
+    part, _ = _fit(_trainer(resume=True, reload_best=False), tmp_path / "old", seed=9)
+    _same_weights(whole, part)
