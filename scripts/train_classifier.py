@@ -10,7 +10,8 @@
 ``--arch mlp`` trains the fully connected pixel classifier (``PixelMLP``, the MLP target of the
 topological adversarial attacks), recorded under ``<dataset>_mlp`` in the manifest.
 
-Seeded and single-threaded (``torch.set_num_threads(1)``): Adam, cross-entropy, shuffled batches of
+Seeded and single-threaded (``torch.set_num_threads(1)``), through the training engine: Adam,
+cross-entropy, shuffled batches of
 the official training split (with ``--shift s``: each image translated by a random integer offset
 in [−s, s]² with zero fill), a step learning-rate decay; the official test split is only scored.
 Writes the ``state_dict`` to ``--out`` and records its sha256, architecture, test accuracy and this
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -31,6 +31,11 @@ from torch.nn import functional as F
 from topoexp.evaluation.image_tensors import image_tensors
 from topoexp.io import save_torch, write_json
 from topoexp.models.classifier import MANIFEST, PixelMLP, SmallCNN, file_sha256, read_manifest
+from topoexp.training.batches import DeviceData, MemoryBatches
+from topoexp.training.callbacks import Callback
+from topoexp.training.engine import Engine
+from topoexp.training.schedule import Epochs
+from topoexp.training.steps import ClassifierStep
 
 EPOCHS = {"mnist": 8, "fmnist": 15}
 
@@ -70,28 +75,34 @@ def train(args: argparse.Namespace) -> dict:
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, epochs // 3), gamma=0.3)
     gen = torch.Generator().manual_seed(args.seed)
-    history = []
-    for epoch in range(epochs):
-        model.train()
-        start = time.perf_counter()
-        order = torch.randperm(len(x), generator=gen)
+    history: list[dict] = []
+
+    def summary(results: list) -> dict[str, float]:
         total = 0.0
-        for i in range(0, len(x), args.batch_size):
-            idx = order[i : i + args.batch_size]
-            loss = F.cross_entropy(model(random_shift(x[idx], args.shift, gen)), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        sched.step()
-        acc = accuracy(model, x_test, y_test)
-        seconds = time.perf_counter() - start
-        history.append({"epoch": epoch + 1, "loss": total / len(x), "test_accuracy": acc})
-        print(
-            f"epoch {epoch + 1}/{epochs}  loss {total / len(x):.4f}  test acc {acc:.4f}  "
-            f"{seconds:.1f} s",
-            flush=True,
-        )
+        for value, parts in results:
+            total += value * parts["n"]
+        return {"loss": total / len(x)}
+
+    class Report(Callback):
+        def on_epoch_end(self, engine: Engine, record: dict) -> None:
+            record["test_accuracy"] = accuracy(model, x_test, y_test)
+
+        def on_record(self, engine: Engine, record: dict) -> None:
+            epoch = int(record["epoch"]) + 1
+            history.append({"epoch": epoch, "loss": record["loss"],
+                            "test_accuracy": record["test_accuracy"]})  # fmt: skip
+            print(
+                f"epoch {epoch}/{epochs}  loss {record['loss']:.4f}  test acc "
+                f"{record['test_accuracy']:.4f}  {record['time/epoch_s']:.1f} s",
+                flush=True,
+            )
+
+    # the shift draws from the batch order's generator, after each epoch's permutation
+    step = ClassifierStep(lambda b: model(random_shift(b, args.shift, gen)), opt, {"model": model})
+    batches = MemoryBatches(DeviceData(x, lambda v: v), args.batch_size, True, False, gen,
+                            labels=y, loader_draw=False)  # fmt: skip
+    Engine(step, Epochs(epochs), batches, [Report()], schedulers={"lr": sched},
+           summary=summary).fit()  # fmt: skip
     return {"model": model, "history": history, "epochs": epochs}
 
 

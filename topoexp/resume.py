@@ -28,6 +28,7 @@ ALWAYS_ALLOWED = (
     "trainer.resume_allow",
     "trainer.max_epochs",
     "trainer.progress",
+    "trainer.batches",  # memory and loader give the same batches in the same order
     "logger",
     "paths",
 )

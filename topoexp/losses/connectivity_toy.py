@@ -19,6 +19,11 @@ from torch import Tensor, nn
 
 from topoexp.evaluation.death_times import DeathTimeSummary, death_time_summary
 from topoexp.losses.connectivity import ConnectivityLoss
+from topoexp.training.batches import DeviceData, MemoryBatches
+from topoexp.training.callbacks import Callback
+from topoexp.training.engine import Engine
+from topoexp.training.schedule import Epochs
+from topoexp.training.steps import GradientStep
 
 __all__ = ["ToyMLP", "three_gaussians", "train_toy"]
 
@@ -90,14 +95,13 @@ def train_toy(
                 mapped, batch_size=batch_size, n_batches=n_batches, seed=seed + epoch, p=p
             )
 
+    class Summaries(Callback):
+        def on_epoch_end(self, engine: Engine, record: dict[str, float]) -> None:
+            summarise(int(record["epoch"]) + 1)
+
     summarise(0)
-    for epoch in range(1, epochs + 1):
-        order = torch.randperm(len(x), generator=generator)
-        for start in range(0, len(x) - batch_size + 1, batch_size):
-            loss, _ = loss_fn(model(x[order[start : start + batch_size]])[None])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        schedule.step()
-        summarise(epoch)
+    step = GradientStep(lambda b: (loss_fn(model(b)[None])[0], {}), optimizer, {"model": model})
+    batches = MemoryBatches(DeviceData(x, lambda v: v), batch_size, True, True, generator,
+                            loader_draw=False)  # fmt: skip
+    Engine(step, Epochs(epochs), batches, [Summaries()], schedulers={"lr": schedule}).fit()
     return out

@@ -6,24 +6,28 @@ features, kept as buffers) and the MLP are differentiable, and so are the featur
 so gradient attacks reach the image through the persistence diagrams.
 
 Training touches only the head: the features of the training images are computed once (and cached
-by the task), then :func:`fit_head` fits the scaler and trains the MLP on them with Adam.
+by the task), then :func:`fit_head` fits the scaler and trains the MLP on them with Adam, through
+the training engine.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from typing import Annotated, ClassVar
 
 import torch
 from annotated_types import Ge, Lt
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from topoexp.capabilities import CLASSIFIER, IMAGES, TRAINABLE
 from topoexp.config.markers import ArgumentError
 from topoexp.topology.directional import DirectionalFeatures
+from topoexp.training.batches import DeviceData, MemoryBatches
+from topoexp.training.callbacks import Callback
+from topoexp.training.engine import Engine
+from topoexp.training.schedule import Epochs
+from topoexp.training.steps import ClassifierStep
 
 __all__ = ["TopModel", "fit_head"]
 
@@ -109,31 +113,36 @@ def fit_head(
     model.fit_scaler(feats)
     opt = torch.optim.Adam(model.head.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
-    history = []
-    for epoch in range(epochs):
-        started = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(feats), generator=gen)
+    n = len(feats)
+    history: list[dict[str, float]] = []
+
+    def summary(results: list) -> dict[str, float]:
         total, correct = 0.0, 0
-        for s in range(0, len(feats), batch_size):
-            idx = order[s : s + batch_size]
-            logits = model.logits_from_features(feats[idx])
-            loss = F.cross_entropy(logits, labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-            correct += int((logits.argmax(1) == labels[idx]).sum())
-        sched.step()
-        model.eval()
-        n = len(feats)
-        record = {"epoch": epoch + 1, "loss": total / n, "train_accuracy": correct / n}
-        if eval_feats is not None and eval_labels is not None:
-            with torch.no_grad():
-                pred = model.logits_from_features(eval_feats).argmax(1)
-            record["eval_accuracy"] = float((pred == eval_labels).float().mean())
-        record["seconds"] = time.perf_counter() - started
-        history.append(record)
-        log.info("TopModel head epoch %d/%d: %s", epoch + 1, epochs, record)
+        for value, parts in results:
+            total += value * parts["n"]
+            correct += int(parts["correct"])
+        return {"loss": total / n, "train_accuracy": correct / n}
+
+    class Monitor(Callback):
+        def on_epoch_end(self, engine: Engine, record: dict[str, float]) -> None:
+            model.eval()
+            if eval_feats is not None and eval_labels is not None:
+                with torch.no_grad():
+                    pred = model.logits_from_features(eval_feats).argmax(1)
+                record["eval_accuracy"] = float((pred == eval_labels).float().mean())
+
+        def on_record(self, engine: Engine, record: dict[str, float]) -> None:
+            row = {"epoch": int(record["epoch"]) + 1}
+            row |= {k: v for k, v in record.items() if k != "epoch"}
+            row["seconds"] = row.pop("time/epoch_s")
+            history.append(row)
+            log.info("TopModel head epoch %d/%d: %s", row["epoch"], epochs, row)
+
+    step = ClassifierStep(model.logits_from_features, opt, {"model": model})
+    batches = MemoryBatches(DeviceData(feats, lambda v: v), batch_size, True, False, gen,
+                            labels=labels, loader_draw=False)  # fmt: skip
+    engine = Engine(step, Epochs(epochs), batches, [Monitor()], schedulers={"lr": sched},
+                    summary=summary)  # fmt: skip
+    engine.fit()
     model.eval()
     return history

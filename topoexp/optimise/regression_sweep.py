@@ -46,6 +46,9 @@ from topoexp.data.regression import (
 )
 from topoexp.optimise.penalties import BarcodePenalty, NormPenalty
 from topoexp.topology import AlphaLayer, LevelSetLayer1D
+from topoexp.training.engine import Engine
+from topoexp.training.schedule import Iterations
+from topoexp.training.steps import GradientStep
 
 __all__ = ["STUDIES", "Study", "fit_batch", "penalty_for", "run_study"]
 
@@ -122,13 +125,18 @@ def fit_batch(
     beta = start.expand(L, T, p).clone().requires_grad_(True)
     opt = torch.optim.Adam([beta], lr=lr)
     lam = lams.to(start.dtype)[:, None]
-    for _ in range(steps):
+
+    def objective(_: int) -> tuple[Tensor, dict[str, float]]:
         pred = X @ beta.permute(1, 2, 0)  # (T, n, L)
         mse = (pred - y.unsqueeze(-1)).square().mean(1).T  # (L, T)
         pen = penalty(beta.reshape(L * T, p), batched=True).reshape(L, T)
-        opt.zero_grad()
-        (mse + lam * pen).sum().backward()
-        opt.step()
+        return (mse + lam * pen).sum(), {}
+
+    # the problems are independent: one that diverges must not stop the others
+    step = GradientStep(objective, opt, {}, name="beta", check_finite=False)
+    Engine(
+        step, Iterations(steps, record_every=max(steps, 1), checkpoint_every=max(steps, 1))
+    ).fit()
     return beta.detach()
 
 

@@ -45,6 +45,9 @@ from topoexp.config.build import build
 from topoexp.config.validate import ConfigError, require
 from topoexp.tasks.base import RunContext, TaskResult
 from topoexp.tasks.composition import check_composition
+from topoexp.training.engine import Engine
+from topoexp.training.schedule import Iterations
+from topoexp.training.steps import GradientStep
 
 __all__ = ["GANTask", "optimise_codes"]
 
@@ -92,10 +95,14 @@ def optimise_codes(
             code = z[s : s + chunk].clone().requires_grad_(True)
             cls = torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam
             opt = cls([code], lr=lr)
-            for _ in range(steps):
-                opt.zero_grad()
-                (prior.per_image(generator(code)).sum() / batch_size).backward()
-                opt.step()
+
+            def objective(_: int, code: Tensor = code) -> tuple[Tensor, dict[str, float]]:
+                return prior.per_image(generator(code)).sum() / batch_size, {}
+
+            # each code's descent goes on as it always has, whatever its cost becomes
+            step = GradientStep(objective, opt, {}, name="codes", check_finite=False)
+            every = max(steps, 1)
+            Engine(step, Iterations(steps, every, every)).fit()
             out.append(code.detach())
     finally:
         for p in generator.parameters():
@@ -268,8 +275,8 @@ class GANTask:
 
     def _train(self, ctx, trainer, gan, prior, payload, train_x: Tensor) -> list[dict]:
         from topoexp.models.gan import FeatureDiscriminator
+        from topoexp.training.gan_steps import FeatureGANStep, GeneratorStep
 
-        bce = nn.BCEWithLogitsLoss()
         g, d = gan.generator, gan.discriminator
         dev = ctx.device
         noise = torch.Generator().manual_seed(ctx.seed + 1)  # the latent codes of the steps
@@ -299,50 +306,17 @@ class GANTask:
         def real_batch() -> Tensor:
             return train_x[sampler.next()].to(dev)
 
-        def d_step(disc: nn.Module, real: Tensor, fake: Tensor, opt) -> float:
-            opt.zero_grad()
-            ones, zeros = torch.ones(len(real), device=dev), torch.zeros(len(fake), device=dev)
-            loss = (bce(disc(real), ones) + bce(disc(fake.detach()), zeros)) / 2
-            loss.backward()
-            opt.step()
-            return float(loss.detach())
-
-        def step(it: int) -> dict[str, float]:
-            out: dict[str, float] = {}
-            z = codes()
-            if self.stage == "pd_discriminator":
-                fd = modules["feature_discriminator"]
-                fake = g(z)
-                fake_f = prior(fake)
-                with torch.no_grad():
-                    real_f = prior(real_batch())
-                ones = torch.ones(len(fake), device=dev)
-                optimizers["generator"].zero_grad()
-                g_loss = bce(fd(fake_f), ones)
-                g_loss.backward()
-                optimizers["generator"].step()
-                out["g_loss"] = float(g_loss.detach())
-                out["d_loss"] = d_step(fd, real_f, fake_f, optimizers["feature_discriminator"])
-                out["pd_features"] = float(fake_f.detach().mean())
-                return out
-            fake = g(z)
-            loss = torch.zeros((), device=dev)
-            if adversarial:
-                g_adv = bce(d(fake), torch.ones(len(fake), device=dev))
-                out["g_loss"] = float(g_adv.detach())
-                loss = (
-                    loss + (1.0 if self.stage == "adversarial" else self.adversarial_weight) * g_adv
-                )
-            if self.stage == "topology":
-                topo = prior(fake)
-                out["topology_loss"] = float(topo.detach())
-                loss = loss + self.topology_weight * topo
-            optimizers["generator"].zero_grad()
-            loss.backward()
-            optimizers["generator"].step()
-            if adversarial:
-                out["d_loss"] = d_step(d, real_batch(), fake, optimizers["discriminator"])
-            return out
+        weight = None  # of the generator's adversarial loss; None: no discriminator is trained
+        if adversarial:
+            weight = 1.0 if self.stage == "adversarial" else self.adversarial_weight
+        if self.stage == "pd_discriminator":
+            step: Any = FeatureGANStep(g, fd, prior, optimizers, codes, real_batch)
+        else:
+            step = GeneratorStep(
+                g, d, optimizers, codes, real_batch if adversarial else None, weight,
+                prior=prior if self.stage == "topology" else None,
+                topology_weight=self.topology_weight,
+            )  # fmt: skip
 
         def on_record(record: dict[str, float], state) -> None:
             ctx.write_history(state.history)

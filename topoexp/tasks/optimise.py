@@ -24,6 +24,10 @@ from topoexp.config.build import build
 from topoexp.config.markers import ArgumentError
 from topoexp.config.validate import require
 from topoexp.tasks.base import RunContext, TaskResult
+from topoexp.training.callbacks import Callback
+from topoexp.training.engine import Engine
+from topoexp.training.schedule import Iterations
+from topoexp.training.steps import GradientStep
 
 __all__ = ["OptimiseTask"]
 
@@ -86,26 +90,33 @@ class OptimiseTask:
         opt = opt_cls([theta], lr=self.lr)
         history: list[dict[str, float]] = []
         snaps: dict[str, np.ndarray] = {}
-        for step in range(self.steps + 1):
-            data = problem.data_loss(theta)
-            pen = penalty(theta)
-            total = data + pen
-            record = {
-                "step": float(step),
-                "loss": float(total.detach()),
-                "data_loss": float(data.detach()),
-                "penalty": float(pen.detach()),
-            }
-            history.append(record)
-            if step % self.log_every == 0 or step == self.steps:
-                ctx.log_step(record)
-            if step in self.snapshots:
+
+        steps = self.steps
+
+        def objective(step: int) -> tuple[torch.Tensor, dict[str, float]]:
+            if step in self.snapshots:  # the parameters at the step's start
                 snaps[f"step_{step}"] = theta.detach().numpy().copy()
-            if step == self.steps:
-                break
-            opt.zero_grad()
-            total.backward()
-            opt.step()
+            data, pen = problem.data_loss(theta), penalty(theta)
+            return data + pen, {"data_loss": float(data.detach()), "penalty": float(pen.detach())}
+
+        def keep(step: int, value: float, parts: dict[str, float]) -> None:
+            record = {"step": float(step), "loss": value, **parts}
+            history.append(record)
+            if step % self.log_every == 0 or step == steps:
+                ctx.log_step(record)
+
+        class Records(Callback):  # the objective at each step's start, before its update
+            def on_step(self, engine: Engine, step: int, value: float | None, parts: dict) -> None:
+                keep(step, value, parts)  # type: ignore[arg-type]
+
+            def on_fit_end(self, engine: Engine) -> None:  # and after the last update
+                total, parts = objective(steps)
+                keep(steps, float(total.detach()), parts)
+
+        # the run reports a non-finite objective in its metrics, as it always has
+        step = GradientStep(objective, opt, {}, name="theta", check_finite=False)
+        every = max(steps, 1)
+        Engine(step, Iterations(steps, every, every), callbacks=[Records()]).fit()
         ctx.write_history(history)
         final = theta.detach()
         io.write_npz(
