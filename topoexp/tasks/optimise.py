@@ -71,6 +71,11 @@ class OptimiseTask:
     def check(self, cfg: DictConfig) -> None:
         for key in ("model", "trainer", "evaluator"):
             require(cfg.get(key) is None, key, "unused by task=optimise: set it to null")
+        require(
+            not cfg.get("evaluators"),
+            "evaluators",
+            "task=optimise makes no latents for further evaluators to score: evaluators=none",
+        )
         for key, module in (("dataset", "problems"), ("loss", "penalties")):
             target = str(cfg[key].get("_target_", ""))
             require(
