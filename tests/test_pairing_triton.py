@@ -57,6 +57,7 @@ def cases() -> dict[str, np.ndarray]:
     out["single"] = np.array([[0.0, 5.0], [5.0, 0.0]])  # a 2-D input
     out["one_point"] = np.zeros((3, 1, 1))
     out["empty"] = np.zeros((0, 5, 5))
+    out["no_points"] = np.zeros((0, 0))
     out["all_tied"] = (1.0 - np.eye(5))[None]
     out["all_zero"] = np.zeros((1, 5, 5), np.float32)
     out["signed_zero"] = np.array([[[0.0, 0.0, 1.0], [0.0, 0.0, -0.0], [1.0, -0.0, 0.0]]])
@@ -109,6 +110,7 @@ def test_small_cases_and_ties(interpreted: dict[str, np.ndarray]) -> None:
     np.testing.assert_array_equal(interpreted["single"], [[0, 1]])
     assert interpreted["one_point"].shape == (3, 0, 2)
     assert interpreted["empty"].shape == (0, 4, 2)
+    assert interpreted["no_points"].shape == (0, 2) == pairing0(np.zeros((0, 0))).shape
     star = [[[0, 1], [0, 2], [0, 3], [0, 4]]]  # all distances tied: row-major order
     np.testing.assert_array_equal(interpreted["all_tied"], star)
     np.testing.assert_array_equal(interpreted["all_zero"], star)

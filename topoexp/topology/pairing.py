@@ -13,10 +13,15 @@ sorts the m − 1 edges by it. Only the upper triangle is read, so a slightly as
 from ``torch.cdist``) is paired as the original would pair it. NaN entries are never chosen, which
 matches the original (its sort puts NaN last) whenever the other entries connect the points; when
 they do not, :func:`pairing0` raises ``ValueError``.
+
+A CUDA tensor is paired on its device by the Triton kernel of
+:mod:`~topoexp.topology.pairing_triton` (the same tree, order and ties; no round trip to the host)
+when Triton is importable; every other input by the numba kernel here (``backend`` chooses).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal, TypeVar
 
 import numpy as np
@@ -195,8 +200,9 @@ def pairing_backend(D: torch.Tensor | np.ndarray, backend: Backend = "auto") -> 
     """The kernel :func:`pairing0` runs for ``D``: ``"numba"`` or ``"triton"``.
 
     ``"auto"`` picks Triton for a CUDA tensor of at most ``MAX_POINTS`` points when Triton is
-    importable, numba otherwise (every CPU input, so CPU results never depend on Triton). ``"triton"`` needs Triton and a CUDA tensor,
-    or a CPU tensor with Triton's interpreter on (``TRITON_INTERPRET=1``).
+    importable, numba otherwise (every CPU input, so CPU results never depend on Triton).
+    ``"triton"`` needs Triton and a CUDA tensor, or a CPU tensor with Triton's interpreter on
+    (``TRITON_INTERPRET=1`` before ``triton`` is imported).
     """
     if backend not in BACKENDS:
         raise ValueError(f"pairing0: backend must be one of {BACKENDS}, got {backend!r}")
@@ -228,7 +234,7 @@ def _pairing0_triton(D: torch.Tensor) -> torch.Tensor:
     if D.dtype not in (torch.float32, torch.float64):
         D = D.to(torch.float32 if D.is_floating_point() else torch.float64)  # as the numba path
     m = D.shape[-1]
-    stack = D.reshape(-1, m, m).contiguous()
+    stack = D.reshape(math.prod(D.shape[:-2]), m, m).contiguous()
     if m < 2:
         pairs = torch.zeros((stack.shape[0], 0, 2), dtype=torch.int64, device=D.device)
     else:
