@@ -52,7 +52,8 @@ def cases() -> dict[str, np.ndarray]:
         for m in SIZES:
             D = batch(kind, 3, m, seed=100 * m + len(kind))
             out[f"{kind}:{m}"] = D
-            out[f"{kind}:{m}:f32"] = D.astype(np.float32)
+            if m < 20 or kind in ("gauss", "asym"):  # where float32 rounding changes the tree
+                out[f"{kind}:{m}:f32"] = D.astype(np.float32)
     out["grid:70"] = batch("grid", 1, 70, seed=4)  # 69 edges: the rank kernel's two blocks
     out["single"] = np.array([[0.0, 5.0], [5.0, 0.0]])  # a 2-D input
     out["one_point"] = np.zeros((3, 1, 1))
@@ -100,8 +101,9 @@ def test_equals_numba(interpreted: dict[str, np.ndarray], kind: str, m: int) -> 
     np.testing.assert_array_equal(pairs, pairing0(D))
     for b in range(3):
         np.testing.assert_array_equal(pairs[b], pairing0_kruskal(D[b]))
-    # float32 compared in float32, as the numba kernel compares it
-    np.testing.assert_array_equal(interpreted[f"{kind}:{m}:f32"], pairing0(D.astype(np.float32)))
+    if f"{kind}:{m}:f32" in interpreted:  # compared in float32, as the numba kernel compares
+        D32 = D.astype(np.float32)
+        np.testing.assert_array_equal(interpreted[f"{kind}:{m}:f32"], pairing0(D32))
     if m >= 2:
         assert interpreted[f"{kind}:{m}:ok"].all()
 
