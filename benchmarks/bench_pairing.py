@@ -5,13 +5,24 @@
 All timings are medians over ``--repeat`` timeit repeats (interleaved across the candidates), each
 averaging enough calls to last about 10 ms, on the same random Euclidean distance matrices. Ratios
 (peer / pairing0) are what to compare across machines, not the absolute times.
+
+Device section: the Triton kernel (``backend="triton"``) against the numba kernel on the same
+batches, float32 and float64, generic, tied (integer grid distances) and duplicated points. Its
+pairs must equal numba's everywhere: on a CUDA device for :data:`DEVICE_SHAPES` (and then timed:
+the pairing alone, and the loss's part from latents, ℓ1 distances + pairing + death times +
+backward, with Triton on the device against numba through the host), on the CPU in Triton's
+interpreter, a process of its own (``TRITON_INTERPRET=1`` before ``triton`` is imported), for the
+small :data:`INTERPRET_SHAPES`, without timing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import timeit
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +34,12 @@ import ripser
 import torch
 
 from topoexp.io import write_json
-from topoexp.topology import pairing0
+from topoexp.topology import death_times, pairing0, pairing_triton, pairwise_distances
+
+#: (matrices, points) of the device section on CUDA; COREL's 16 branches × batch 100 first.
+DEVICE_SHAPES = ((16, 100), (16, 128), (64, 128), (8, 512), (4, 1024))
+#: The same in Triton's interpreter on the CPU (it runs every program step by step).
+INTERPRET_SHAPES = ((3, 2), (3, 5), (3, 24))
 
 
 def distance_matrices(b: int, m: int, dim: int, seed: int) -> np.ndarray:
@@ -122,6 +138,116 @@ def run(m: int, batch: int, dim: int, repeat: int, seed: int) -> dict:
     }
 
 
+def device_batches(b: int, m: int, seed: int) -> dict[str, np.ndarray]:
+    """(b, m, m) float64 matrices of Gaussian points, grid points (ties), duplicates (zeros)."""
+    rng = np.random.default_rng(seed)
+    grid = rng.integers(0, 4, size=(b, m, 2))
+    X = rng.normal(size=(b, max(m // 2, 1), 3))
+    dup = np.take_along_axis(X, rng.integers(0, X.shape[1], size=(b, m, 1)), axis=1)
+    return {
+        "gauss": distance_matrices(b, m, 10, seed),
+        "ties": np.abs(grid[:, :, None] - grid[:, None]).sum(-1).astype(np.float64),
+        "duplicates": np.linalg.norm(dup[:, :, None] - dup[:, None], axis=-1),
+    }
+
+
+def pairing_agreement(shapes: tuple[tuple[int, int], ...], device: str, seed: int) -> list[dict]:
+    """Do the Triton pairs equal numba's, for every shape, kind and float dtype?"""
+    rows = []
+    for b, m in shapes:
+        for kind, D in device_batches(b, m, seed).items():
+            for dtype in (torch.float32, torch.float64):
+                Dt = torch.tensor(D, dtype=dtype, device=device)
+                ours = pairing0(Dt, backend="triton").cpu().numpy()
+                ref = pairing0(Dt.cpu().numpy())
+                rows.append(
+                    {
+                        "b": b,
+                        "m": m,
+                        "kind": kind,
+                        "dtype": str(dtype).removeprefix("torch."),
+                        "equal": bool(np.array_equal(ours, ref)),
+                    }
+                )
+    return rows
+
+
+def interpreted_agreement(seed: int) -> list[dict] | str:
+    """:func:`pairing_agreement` on the CPU in Triton's interpreter, in a fresh process."""
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    cmd = [sys.executable, __file__, "--interpret-check", "--seed", str(seed)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        return f"failed: {proc.stderr.strip().splitlines()[-1:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def device_timings(b: int, m: int, repeat: int, seed: int) -> dict[str, float]:
+    """Seconds per call on CUDA: the pairing, and the loss's part from latents, per backend."""
+    sync = torch.cuda.synchronize
+    D = torch.tensor(distance_matrices(b, m, 10, seed), dtype=torch.float32, device="cuda")
+    z = torch.randn(b, m, 10, device="cuda", requires_grad=True)
+
+    def loss_part(backend: str) -> None:
+        Dz = pairwise_distances(z, p=1)
+        death_times(Dz, pairing0(Dz.detach(), backend=backend)).sum().backward()
+        sync()
+
+    fns = {
+        "triton (device)": lambda: (pairing0(D, backend="triton"), sync()),
+        "numba (through the host)": lambda: (pairing0(D, backend="numba"), sync()),
+        "loss part, triton": lambda: loss_part("triton"),
+        "loss part, numba": lambda: loss_part("numba"),
+    }
+    for fn in fns.values():  # compiles the kernels for this size
+        fn()
+    return median_times(fns, repeat)
+
+
+def device_run(repeat: int, seed: int) -> dict:
+    """The device section: agreement everywhere, timings where CUDA is."""
+    if not pairing_triton.available():
+        return {"status": "skipped: triton is not installed"}
+    if not torch.cuda.is_available():
+        return {
+            "status": "no CUDA device: Triton timing skipped; agreement checked in the interpreter",
+            "agreement": interpreted_agreement(seed),
+        }
+    timings = {f"{b}x{m}": device_timings(b, m, repeat, seed) for b, m in DEVICE_SHAPES}
+    ratios = {
+        f"{shape} numba / triton": t["numba (through the host)"] / t["triton (device)"]
+        for shape, t in timings.items()
+    } | {
+        f"{shape} loss part numba / triton": t["loss part, numba"] / t["loss part, triton"]
+        for shape, t in timings.items()
+    }
+    return {
+        "status": "timed",
+        "device": torch.cuda.get_device_name(),
+        "agreement": pairing_agreement(DEVICE_SHAPES, "cuda", seed),
+        "timings_s": timings,
+        "ratios": ratios,
+    }
+
+
+def print_device(result: dict) -> None:
+    print(f"\ndevice pairing: {result['status']}")
+    agreement = result.get("agreement")
+    if isinstance(agreement, list):
+        equal = sum(row["equal"] for row in agreement)
+        print(f"  Triton pairs equal to numba's: {equal} of {len(agreement)} batches")
+        for row in agreement:
+            if not row["equal"]:
+                print(f"  DIFFERENT: {row}")
+    elif agreement is not None:
+        print(f"  agreement: {agreement}")
+    for shape, times in result.get("timings_s", {}).items():
+        cells = "  ".join(f"{name} {seconds * 1e6:.1f} µs" for name, seconds in times.items())
+        print(f"  {shape}: {cells}")
+    for name, ratio in result.get("ratios", {}).items():
+        print(f"  {name:<42} {ratio:>8.2f}")
+
+
 def print_table(result: dict) -> None:
     print(
         f"m={result['m']}  batch={result['batch']}  cpus={result['cpu_count']}  "
@@ -144,9 +270,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeat", type=int, default=21, help="timeit repeats (median)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--no-device", action="store_true", help="skip the device section")
+    parser.add_argument("--interpret-check", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.interpret_check:  # the interpreter's process of interpreted_agreement
+        rows = pairing_agreement(INTERPRET_SHAPES, "cpu", args.seed)
+        print(json.dumps(rows))
+        return {"agreement": rows}
     result = run(args.m, args.batch, args.dim, args.repeat, args.seed)
     print_table(result)
+    if not args.no_device:
+        result["device"] = device_run(args.repeat, args.seed)
+        print_device(result["device"])
     if args.json is not None:
         write_json(args.json, result)
     return result

@@ -13,19 +13,26 @@ sorts the m − 1 edges by it. Only the upper triangle is read, so a slightly as
 from ``torch.cdist``) is paired as the original would pair it. NaN entries are never chosen, which
 matches the original (its sort puts NaN last) whenever the other entries connect the points; when
 they do not, :func:`pairing0` raises ``ValueError``.
+
+A CUDA tensor is paired on its device by the Triton kernel of
+:mod:`~topoexp.topology.pairing_triton` (the same tree, order and ties; no round trip to the host)
+when Triton is importable; every other input by the numba kernel here (``backend`` chooses).
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+import math
+from typing import Literal, TypeVar
 
 import numpy as np
 import torch
 from numba import njit, prange
 
-__all__ = ["death_times", "pairing0"]
+__all__ = ["BACKENDS", "death_times", "pairing0", "pairing_backend"]
 
 ArrayT = TypeVar("ArrayT", torch.Tensor, np.ndarray)
+Backend = Literal["auto", "numba", "triton"]
+BACKENDS = ("auto", "numba", "triton")
 
 
 @njit(cache=True)
@@ -189,7 +196,53 @@ def _pair_into(A: np.ndarray, out: np.ndarray, parallel: bool) -> bool:
     return bool(ok.all())
 
 
-def pairing0(D: ArrayT, *, parallel: bool = False) -> ArrayT:
+def pairing_backend(D: torch.Tensor | np.ndarray, backend: Backend = "auto") -> str:
+    """The kernel :func:`pairing0` runs for ``D``: ``"numba"`` or ``"triton"``.
+
+    ``"auto"`` picks Triton for a CUDA tensor of at most ``MAX_POINTS`` points when Triton is
+    importable, numba otherwise (every CPU input, so CPU results never depend on Triton).
+    ``"triton"`` needs Triton and a CUDA tensor, or a CPU tensor with Triton's interpreter on
+    (``TRITON_INTERPRET=1`` before ``triton`` is imported).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"pairing0: backend must be one of {BACKENDS}, got {backend!r}")
+    cuda = isinstance(D, torch.Tensor) and D.is_cuda
+    if backend == "numba" or (backend == "auto" and not cuda):
+        return "numba"
+    from topoexp.topology import pairing_triton
+
+    if backend == "auto":
+        small = D.shape[-1] <= pairing_triton.MAX_POINTS
+        return "triton" if small and pairing_triton.available() else "numba"
+    if not pairing_triton.available():
+        raise RuntimeError("pairing0: backend='triton' needs the triton package, not installed")
+    if not isinstance(D, torch.Tensor):
+        raise ValueError("pairing0: backend='triton' takes a torch tensor, got a NumPy array")
+    if not (cuda or (D.device.type == "cpu" and pairing_triton.interpreting())):
+        raise ValueError(
+            f"pairing0: backend='triton' needs a CUDA tensor (or a CPU tensor with "
+            f"TRITON_INTERPRET=1), got a tensor on {D.device}"
+        )
+    return "triton"
+
+
+def _pairing0_triton(D: torch.Tensor) -> torch.Tensor:
+    """:func:`pairing0` by the Triton kernel, on ``D``'s device (no host round trip)."""
+    from topoexp.topology.pairing_triton import prim_pairs
+
+    D = D.detach()
+    if D.dtype not in (torch.float32, torch.float64):
+        D = D.to(torch.float32 if D.is_floating_point() else torch.float64)  # as the numba path
+    m = D.shape[-1]
+    stack = D.reshape(math.prod(D.shape[:-2]), m, m).contiguous()
+    if m < 2:
+        pairs = torch.zeros((stack.shape[0], 0, 2), dtype=torch.int64, device=D.device)
+    else:
+        pairs, _ = prim_pairs(stack)
+    return pairs.reshape(*D.shape[:-2], max(m - 1, 0), 2)
+
+
+def pairing0(D: ArrayT, *, parallel: bool = False, backend: Backend = "auto") -> ArrayT:
     """0-dim persistence pairs (MST edges) of one or a batch of distance matrices.
 
     Args:
@@ -199,6 +252,13 @@ def pairing0(D: ArrayT, *, parallel: bool = False) -> ArrayT:
             OpenMP layer on busy cores (torch's own threads, other processes, Hydra multirun
             jobs) the spinning workers made a batch ~10× slower than the serial loop; turn it on
             for large batches on otherwise idle cores.
+        backend: ``"auto"`` (default): the Triton kernel of
+            :mod:`~topoexp.topology.pairing_triton` for a CUDA tensor when Triton is importable,
+            the numba kernel otherwise; or ``"numba"`` / ``"triton"`` explicitly (see
+            :func:`pairing_backend`). Both return the same pairs. Triton's differs only where NaN
+            distances are needed to connect the points: instead of raising (which would cost a
+            round trip to the host) it closes the tree through NaN edges, so the death times
+            gathered there are NaN. It handles m ≤ 4096 (``auto`` uses numba above).
 
     Returns:
         int64 index pairs of shape (m − 1, 2) or (b, m − 1, 2), each row (i, j) with i < j, in
@@ -211,6 +271,8 @@ def pairing0(D: ArrayT, *, parallel: bool = False) -> ArrayT:
         raise ValueError(
             f"pairing0 expects an (m, m) or (b, m, m) distance matrix, got shape {tuple(D.shape)}"
         )
+    if pairing_backend(D, backend) == "triton":
+        return _pairing0_triton(D)
     A = _as_numpy(D)
     m = A.shape[-1]
     out = np.zeros((*A.shape[:-2], max(m - 1, 0), 2), dtype=np.int64)
