@@ -59,13 +59,14 @@ def check_composition(
     task: str,
     needs: Iterable[str] = (),
     needs_any: Iterable[str] = (),
-    regularisers: bool = True,
+    regularisers: bool | None = True,
     latents: bool = True,
 ) -> frozenset[str]:
     """Check the model, data, regularisers and further evaluators against each other and the
     task's ``needs`` (every one) and ``needs_any`` (at least one); return the model's offers.
-    ``regularisers``/``latents``: whether the task trains a model a regulariser acts on, and makes
-    latents the ``evaluators`` group could score."""
+    ``regularisers``/``latents``: whether the task trains a model a regulariser acts on (``None``:
+    the task checks its ``loss`` entries itself), and makes latents the ``evaluators`` group could
+    score."""
     model = cfg.get("model")
     offered = model_offers(model)
     model_name = option_name(cfg, "model")
@@ -88,14 +89,16 @@ def check_composition(
             option_name(cfg, "dataset"),
         )
     loss = cfg.get("loss")
-    if isinstance(loss, DictConfig) and "_target_" in loss:  # the optimise task's penalty
+    if (
+        regularisers is not None and isinstance(loss, DictConfig) and "_target_" in loss
+    ):  # the optimise task's penalty
         raise ConfigError(
             "loss",
             f"{loss._target_} is a penalty on an optimised problem's parameters (task=optimise), "
             f"not a regulariser {task} can train a model with; on a model's latents use "
             "loss=latent_barcode",
         )
-    for key in regulariser_keys(cfg):
+    for key in regulariser_keys(cfg) if regularisers is not None else []:
         if not regularisers:
             raise ConfigError(key, f"{task} trains no model that a regulariser could act on")
         _require_regulariser(_node(cfg, key), key, task)

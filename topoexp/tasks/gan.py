@@ -186,7 +186,7 @@ class GANTask:
             "the task reads [0, 1] images and scales them to [-1, 1]: set "
             f"dataset.transform=corel, got {cfg.dataset.get('transform')!r}",
         )
-        check_composition(cfg, "task=gan", needs={GENERATOR}, regularisers=False, latents=False)
+        check_composition(cfg, "task=gan", needs={GENERATOR}, regularisers=None, latents=False)
         require(
             str(cfg.trainer.get("_target_", "")).endswith("gan_loop.GANTrainer"),
             "trainer",
@@ -212,7 +212,7 @@ class GANTask:
                 f"stage {self.stage!r} starts from the baseline GAN: set task.init_from to its "
                 "run directory (the one holding checkpoints/last.pt)",
             )
-            build(cfg, "loss")
+            build(cfg, f"loss.{want}")  # the prior's own checks
 
     def _baseline_checkpoint(self) -> Path:
         assert self.init_from is not None
