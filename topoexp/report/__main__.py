@@ -43,8 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     s = report.summary
     print(
         f"wrote {out / 'index.html'} and {out / 'README.md'}: {len(report.sections)} sections, "
-        f"{s.cells_within} of {s.cells_compared} cells within tolerance, "
-        f"{s.claims_reproduced} of {s.claims_checked} claims reproduced "
+        f"{s.cells_within} of {s.cells_compared} cells compared within tolerance, claims: "
+        + ", ".join(f"{n} {v}" for v, n in sorted(s.verdicts.items()))
+        + " "
         f"({time.perf_counter() - started:.1f} s)"
     )
 

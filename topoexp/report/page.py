@@ -21,6 +21,7 @@ import pandas as pd
 from topoexp.report import tables
 from topoexp.report.claims import Claim, load_claims
 from topoexp.report.spec import PaperSpec, ResultsSpec, SpecError, TableSpec, load_specs
+from topoexp.report.verdicts import Verdict, decide
 
 __all__ = ["BuiltTable", "Provenance", "Report", "Section", "Summary", "build_report"]
 
@@ -35,6 +36,11 @@ class BuiltTable:
     rows: list[tuple]
     has_reference: bool
     tolerance: tables.Tolerance | None
+    ours: pd.DataFrame | None = None
+
+    @property
+    def saturated(self) -> int:
+        return int(self.long.get("saturated", pd.Series(dtype=bool)).fillna(False).sum())
 
     @property
     def compared(self) -> int:
@@ -60,7 +66,7 @@ class Provenance:
 @dataclass
 class ResultsPart:
     spec: ResultsSpec
-    claims: list[Claim]
+    claims: list[Claim | Verdict]
     provenance: Provenance
 
 
@@ -68,7 +74,15 @@ class ResultsPart:
 class Summary:
     cells_compared: int = 0
     cells_within: int = 0
+    cells_context: int = 0
+    cells_saturated: int = 0
     verdicts: Counter = field(default_factory=Counter)
+    budget_shares: list[float] = field(default_factory=list)
+
+    @property
+    def budget_share(self) -> float | None:
+        """Mean share of the protocol's budget over the claims decided from numbers."""
+        return float(np.mean(self.budget_shares)) if self.budget_shares else None
 
     @property
     def claims_checked(self) -> int:
@@ -81,7 +95,10 @@ class Summary:
     def add(self, other: Summary) -> None:
         self.cells_compared += other.cells_compared
         self.cells_within += other.cells_within
+        self.cells_context += other.cells_context
+        self.cells_saturated += other.cells_saturated
         self.verdicts.update(other.verdicts)
+        self.budget_shares += other.budget_shares
 
 
 @dataclass
@@ -175,7 +192,24 @@ def build_table(spec: TableSpec, root: Path) -> BuiltTable:
     if ref is None or ref.context:
         long["within"] = None
     long["within"] = long["within"].astype(object)
-    return BuiltTable(spec, long, metrics, list(ours.index), reference is not None, tolerance)
+    _judge_bounded(long, spec.bounded)
+    if spec.saturated_at is not None:
+        level = spec.saturated_at
+        long["saturated"] = (long["ours_mean"] >= level) & (long["paper"] >= level)
+        long.loc[long["saturated"], "within"] = None
+    return BuiltTable(spec, long, metrics, list(ours.index), reference is not None, tolerance, ours)
+
+
+def _judge_bounded(long: pd.DataFrame, bounded: list[str]) -> None:
+    """A bounded metric's cell fails when another row's paper value is as near to ours."""
+    for metric in bounded:
+        cells = long[(long["metric"] == metric) & long["within"].notna()]
+        papers = long.loc[long["metric"] == metric, ["row", "paper"]].dropna()
+        for i, cell in cells.iterrows():
+            own = abs(cell["ours_mean"] - cell["paper"])
+            rivals = papers[papers["row"] != cell["row"]]["paper"]
+            if (abs(rivals - cell["ours_mean"]) <= own).any():
+                long.at[i, "within"] = False
 
 
 def _find(data: Any, key: str) -> Iterator[Any]:
@@ -229,15 +263,25 @@ def build_section(spec: PaperSpec, root: Path) -> Section:
         if not (directory / "README.md").is_file():
             raise SpecError(f"{spec.source_file}: results {results.path} has no README.md")
         claims_file = directory / "claims.yaml"
-        claims = load_claims(claims_file) if claims_file.is_file() else []
+        legacy = claims_file.is_file() and results.legacy_claims
+        claims = load_claims(claims_file) if legacy else []
         parts.append(ResultsPart(results, claims, provenance(root, directory)))
         summary.verdicts.update(c.verdict for c in claims)
+    if spec.claims:
+        by_id = {t.spec.id: t.ours for t in built}
+        decided = [decide(rule, by_id.get(rule.table)) for rule in spec.claims]
+        parts[0].claims.extend(decided)
+        summary.verdicts.update(v.verdict for v in decided)
+        summary.budget_shares += [v.budget_share for v in decided if v.budget_share is not None]
     for figure in spec.figures:
         if not (root / figure.path).is_file():
             raise SpecError(f"{spec.source_file}: figure {figure.path} does not exist")
     for table in built:
         summary.cells_compared += table.compared
         summary.cells_within += table.within
+        summary.cells_saturated += table.saturated
+        if table.has_reference and (table.spec.reference is None or table.spec.reference.context):
+            summary.cells_context += int(table.long["paper"].notna().sum())
     return Section(spec, built, parts, summary)
 
 

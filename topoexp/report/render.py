@@ -21,6 +21,8 @@ __all__ = ["html_page", "markdown_page"]
 TITLE = "topoexp: what is reproduced"
 VERDICT_CLASS = {
     "reproduced": "ok",
+    "reproduced at a reduced budget": "partly",
+    "inconclusive": "none",
     "partly reproduced": "partly",
     "not reproduced": "bad",
     "not run": "none",
@@ -59,13 +61,29 @@ def _dev(value: float) -> str:
     return "" if not np.isfinite(value) else f"{value * 100:+.1f} %"
 
 
+COLUMNS = (
+    "reproduced",
+    "reproduced at a reduced budget",
+    "partly reproduced",
+    "inconclusive",
+    "not reproduced",
+    "not run",
+)
+
+
+def _budget(s: Summary) -> str:
+    share = s.budget_share
+    return "–" if share is None else f"{share * 100:.0f} %"
+
+
 def _summary_line(s: Summary) -> str:
     v = s.verdicts
+    claims = ", ".join(f"{v[c]} {c}" for c in COLUMNS if v[c] or c != "partly reproduced")
     return (
-        f"{s.cells_within} of {s.cells_compared} cells within tolerance; "
-        f"{v['reproduced']} of {s.claims_checked} claims checked reproduced "
-        f"({v['partly reproduced']} partly, {v['not reproduced']} not reproduced), "
-        f"{v['not run']} not run"
+        f"{s.cells_within} of {s.cells_compared} cells compared within tolerance "
+        f"({s.cells_context} beside another definition, shown as context; "
+        f"{s.cells_saturated} saturated); claims: {claims}; "
+        f"budget: {_budget(s)} of the protocol's"
     )
 
 
@@ -214,34 +232,29 @@ def _html_section(section: Section, root: Path, out_dir: Path) -> str:
 def _html_summary(report: Report) -> str:
     s = report.summary
     v = s.verdicts
+    head = "".join(f"<th>{escape(c)}</th>" for c in COLUMNS)
     rows = "".join(
         f'<tr><td><a href="#{escape(x.spec.paper)}">{escape(x.spec.title)}</a></td>'
         f'<td class="num">{x.summary.cells_within} / {x.summary.cells_compared}</td>'
-        f'<td class="num">{x.summary.claims_reproduced} / {x.summary.claims_checked}</td>'
-        f'<td class="num">{x.summary.verdicts["partly reproduced"]}</td>'
-        f'<td class="num">{x.summary.verdicts["not reproduced"]}</td>'
-        f'<td class="num">{x.summary.verdicts["not run"]}</td></tr>'
+        f'<td class="num">{x.summary.cells_context}</td>'
+        + "".join(f'<td class="num">{x.summary.verdicts[c]}</td>' for c in COLUMNS)
+        + f'<td class="num">{_budget(x.summary)}</td></tr>'
         for x in report.sections
+    )
+    spans = ", ".join(
+        f'<span id="claims-{c.replace(" ", "-")}" data-value="{v[c]}">{v[c]}</span> {escape(c)}'
+        for c in COLUMNS
     )
     return (
         '<section id="summary"><h2>Summary</h2><p>'
         f'<strong><span id="cells-within" data-value="{s.cells_within}">{s.cells_within}</span>'
         f' of <span id="cells-compared" data-value="{s.cells_compared}">{s.cells_compared}</span>'
-        " table cells</strong> within tolerance of the paper's value (cells without a paper value "
-        "are shown, not compared); "
-        f'<strong><span id="claims-reproduced" data-value="{v["reproduced"]}">{v["reproduced"]}'
-        f'</span> of <span id="claims-checked" data-value="{s.claims_checked}">'
-        f"{s.claims_checked}</span> claims</strong> checked reproduced, "
-        f'<span id="claims-partly" data-value="{v["partly reproduced"]}">'
-        f"{v['partly reproduced']}</span> partly, "
-        f'<span id="claims-not-reproduced" data-value="{v["not reproduced"]}">'
-        f"{v['not reproduced']}</span> not reproduced; "
-        f'<span id="claims-not-run" data-value="{v["not run"]}">{v["not run"]}</span> not run.'
-        "</p>"
+        " table cells compared</strong> within tolerance of the paper's value (cells of another "
+        f"definition are context, {s.cells_context}, not compared; {s.cells_saturated} saturated "
+        f"cells marked, not counted); claims: {spans}.</p>"
         '<div class="table-wrap"><table class="summary"><thead><tr><th>paper</th>'
-        "<th>cells within / compared</th><th>claims reproduced / checked</th><th>partly</th>"
-        f"<th>not reproduced</th><th>not run</th></tr></thead><tbody>{rows}</tbody></table></div>"
-        "</section>"
+        f"<th>cells within / compared</th><th>context cells</th>{head}<th>budget</th></tr>"
+        f"</thead><tbody>{rows}</tbody></table></div></section>"
     )
 
 
@@ -372,22 +385,20 @@ def markdown_page(report: Report, root: Path, out_dir: Path) -> str:
         "",
         "## Summary",
         "",
-        f"**{s.cells_within} of {s.cells_compared} table cells** within tolerance of the paper's "
-        f"value; **{s.claims_reproduced} of {s.claims_checked} claims** checked reproduced, "
-        f"{s.verdicts['partly reproduced']} partly, {s.verdicts['not reproduced']} not "
-        f"reproduced; {s.verdicts['not run']} not run.",
+        f"**{_summary_line(s)}**",
         "",
-        "| paper | cells within / compared | claims reproduced / checked | partly | not reproduced "
-        "| not run |",
-        "|---|---|---|---|---|---|",
+        "| paper | cells within / compared | context cells | "
+        + " | ".join(COLUMNS)
+        + " | budget |",
+        "|---|---|---|" + "---|" * len(COLUMNS) + "---|",
     ]
     for x in report.sections:
         v = x.summary.verdicts
         lines.append(
             f"| [{_md(x.spec.title)}](#{slug(x.spec.title)}) | {x.summary.cells_within} / "
-            f"{x.summary.cells_compared} | {x.summary.claims_reproduced} / "
-            f"{x.summary.claims_checked} | {v['partly reproduced']} | {v['not reproduced']} | "
-            f"{v['not run']} |"
+            f"{x.summary.cells_compared} | {x.summary.cells_context} | "
+            + " | ".join(str(v[c]) for c in COLUMNS)
+            + f" | {_budget(x.summary)} |"
         )
     lines.append("")
     for section in report.sections:
