@@ -61,6 +61,18 @@ class Provenance:
     seeds: list[Any]
     n_runs: int | None
     date: str
+    dirty: int = 0  # runs whose provenance says the tree was dirty
+    records: int = 0  # run records committed under <results>/runs/
+
+    def describe(self, command: str) -> str:
+        """The commits that ran the code, dirty trees, and where the run records are."""
+        text = ", ".join(self.commits) or "–"
+        if self.dirty:
+            text += f" ({self.dirty} run{'s' if self.dirty != 1 else ''} from a dirty tree)"
+        if self.records:
+            return text + f"; {self.records} run records under runs/"
+        rebuild = f"; rebuild with {command}" if command else ""
+        return text + f"; run records not committed{rebuild}"
 
 
 @dataclass
@@ -251,7 +263,9 @@ def provenance(root: Path, results: Path) -> Provenance:
     if runs is None and commits and isinstance(data, dict) and "git_commit" not in data:
         runs = len(data)  # one entry per run
     dated = file if file.is_file() else results
-    return Provenance(commits, sorted(seeds, key=str), runs, _git_date(root, dated))
+    dirty = sum(1 for d in _find(data, "git_dirty") if d is True)
+    records = sum(1 for _ in (results / "runs").glob("*/metrics.json"))
+    return Provenance(commits, sorted(seeds, key=str), runs, _git_date(root, dated), dirty, records)
 
 
 def build_section(spec: PaperSpec, root: Path) -> Section:
@@ -269,8 +283,13 @@ def build_section(spec: PaperSpec, root: Path) -> Section:
         summary.verdicts.update(c.verdict for c in claims)
     if spec.claims:
         by_id = {t.spec.id: t.ours for t in built}
-        decided = [decide(rule, by_id.get(rule.table)) for rule in spec.claims]
-        parts[0].claims.extend(decided)
+        paths = [p.spec.path for p in parts]
+        decided = []
+        for rule in spec.claims:
+            verdict = decide(rule, by_id.get(rule.table))
+            index = paths.index(rule.results) if rule.results in paths else 0
+            parts[index].claims.append(verdict)
+            decided.append(verdict)
         summary.verdicts.update(v.verdict for v in decided)
         summary.budget_shares += [v.budget_share for v in decided if v.budget_share is not None]
     for figure in spec.figures:

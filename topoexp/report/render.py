@@ -200,7 +200,7 @@ def _html_provenance(section: Section, root: Path, out_dir: Path) -> str:
             f"<td><code>{escape(part.spec.command) or '–'}</code></td>"
             f"<td>{_inline(part.spec.budget) or '–'}</td><td>{escape(seeds)}</td>"
             f"<td>{p.n_runs if p.n_runs is not None else '–'}</td>"
-            f"<td>{escape(', '.join(p.commits) or '–')}</td><td>{escape(p.date)}</td></tr>"
+            f"<td>{escape(p.describe(part.spec.command))}</td><td>{escape(p.date)}</td></tr>"
         )
     return (
         '<div class="table-wrap"><table class="provenance"><thead><tr><th>results</th>'
@@ -367,7 +367,7 @@ def _md_section(section: Section, root: Path, out_dir: Path) -> list[str]:
             part.spec.budget or "–",
             ", ".join(str(s) for s in p.seeds) or "–",
             str(p.n_runs) if p.n_runs is not None else "–",
-            ", ".join(p.commits) or "–",
+            p.describe(part.spec.command),
             p.date,
         ]
         lines.append("| " + " | ".join(_md(c) for c in cells) + " |")

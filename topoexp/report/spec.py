@@ -148,7 +148,10 @@ def load_spec(path: Path) -> PaperSpec:
     ids = [t.id for t in spec.tables]
     if len(set(ids)) != len(ids):
         raise SpecError(f"{path}: tables: ids must be unique, got {ids}")
+    paths = [r.path for r in spec.results]
     for i, rule in enumerate(spec.claims):
+        if rule.results and rule.results not in paths:
+            raise SpecError(f"{path}: claims.{i}.results: {rule.results!r} is not in {paths}")
         if rule.kind != "not_run" and rule.table not in ids:
             raise SpecError(f"{path}: claims.{i}.table: {rule.table!r} is not a table id ({ids})")
     claim_ids = [c.id for c in spec.claims]

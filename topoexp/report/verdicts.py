@@ -17,6 +17,7 @@ A rule (``claims:`` in ``conf/report/<paper>.yaml``)::
       protocol: {seeds: 5, epochs: 100}   # the paper's budget; ours: `epochs` below, seeds = n
       epochs: 100
       reason: ""            # not_run: why
+      results: results/mnist   # the results directory it belongs to (default: the spec's first)
 
 Categories (:data:`CATEGORIES`): a difference beyond two standard errors of the difference
 (``se = std / sqrt(n - 1)`` from the population std of each side; ``margin`` where there are no
@@ -72,6 +73,7 @@ class ClaimRule(_Strict):
     protocol: Budget = Budget()
     epochs: float | None = None
     reason: str = ""
+    results: str = ""  # the spec's results directory the claim belongs to (default: the first)
 
 
 @dataclass(frozen=True)
