@@ -158,13 +158,13 @@ def test_every_results_readme_states_each_of_its_claims(results):
 
 
 def test_a_claim_the_readme_no_longer_states_is_reported():
-    readme = "# R\n\n## Findings\n\n**Branching beats no branching — reproduced.**\n"
     claims = load_claims(RESULTS / "corel" / "claims.yaml")[:2]
+    readme = f"# R\n\n## Findings\n\n{claims[0].quote}\n"
     problems = check_against_readme(claims, readme)
     assert problems == [
-        'branching: no README heading "The paper\'s claims, decided"',
-        'lambda0-auc-half: no README heading "The paper\'s claims, decided"',
-        f"lambda0-auc-half: README does not say {claims[1].quote!r}",
+        f"{claims[0].id}: no README heading {claims[0].section!r}",
+        f"{claims[1].id}: no README heading {claims[1].section!r}",
+        f"{claims[1].id}: README does not say {claims[1].quote!r}",
     ]
 
 

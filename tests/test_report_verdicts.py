@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from topoexp.report import tables
+from topoexp.report.__main__ import write_report
 from topoexp.report.page import _judge_bounded, build_report
 from topoexp.report.verdicts import ClaimRule, decide
 
@@ -107,3 +108,39 @@ def test_changing_one_run_metric_changes_the_verdict(tmp_path):
     after = build_report(root)
     assert _verdict(after, "spheres-topoae-lowest-kl001") != "reproduced"
     assert after.summary.verdicts["reproduced"] == before.summary.verdicts["reproduced"] - 1
+
+
+def test_rebuilding_from_the_committed_sources_gives_the_committed_files(tmp_path):
+    """Page, verdicts.md and the READMEs' verdict blocks, rebuilt in a copy, equal the committed."""
+    root = _copy_tree(tmp_path)
+    write_report(root, root / "results")
+    written = [p.relative_to(root) for p in (root / "results").rglob("verdicts.md")]
+    assert len(written) >= 6
+    changed = [
+        str(rel)
+        for rel in [*written, *(p.parent / "README.md" for p in written)]
+        if (root / rel).read_text() != (REPO_ROOT / rel).read_text()
+    ]
+    assert changed == [], f"stale: {changed}; run `make report`"
+    for name in ("index.html", "README.md"):
+        fresh = (root / "results" / name).read_text()
+        committed = (REPO_ROOT / "results" / name).read_text()
+        assert _undated(fresh) == _undated(committed), f"results/{name} is stale"
+
+
+def _undated(text: str) -> str:
+    import re
+
+    return re.sub(r"\d{4}-\d{2}-\d{2}|unknown", "DATE", text)
+
+
+def test_readme_quotes_the_computed_verdict(tmp_path):
+    root = _copy_tree(tmp_path)
+    runs_file = root / "results/spheres/runs.csv"
+    runs = pd.read_csv(runs_file)
+    runs.loc[runs.index[runs["method"] == "topoae"][0], "kl_0.01"] = 5.0
+    runs.to_csv(runs_file, index=False)
+    write_report(root, root / "results")
+    readme = (root / "results/spheres/README.md").read_text()
+    assert "- SPHERES: TopoAE has the lowest KL_0.01 of all methods: **reproduced**" not in readme
+    assert "- SPHERES: TopoAE has the lowest KL_0.1 of all methods: **reproduced**" in readme

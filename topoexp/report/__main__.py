@@ -13,7 +13,7 @@ from pathlib import Path
 
 from topoexp import io
 from topoexp.report.page import build_report
-from topoexp.report.render import html_page, markdown_page
+from topoexp.report.render import html_page, markdown_page, verdicts_markdown, with_verdicts
 from topoexp.report.spec import SpecError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +24,13 @@ def write_report(root: Path, out_dir: Path, specs_dir: Path | None = None):
     report = build_report(root, specs_dir)
     io.write_text(out_dir / "index.html", html_page(report, root, out_dir))
     io.write_text(out_dir / "README.md", markdown_page(report, root, out_dir))
+    for section in report.sections:
+        for part in section.parts:
+            text = verdicts_markdown(section, part)
+            if text:
+                io.write_text(root / part.spec.path / "verdicts.md", text)
+                readme = root / part.spec.path / "README.md"
+                io.write_text(readme, with_verdicts(readme.read_text(), section, part))
     return report
 
 

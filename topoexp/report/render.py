@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from topoexp.report.claims import slug
-from topoexp.report.page import BuiltTable, Report, Section, Summary
+from topoexp.report.page import BuiltTable, Report, ResultsPart, Section, Summary
 from topoexp.report.tables import fmt
+from topoexp.report.verdicts import Verdict
 
 __all__ = ["html_page", "markdown_page"]
 
@@ -404,3 +405,48 @@ def markdown_page(report: Report, root: Path, out_dir: Path) -> str:
     for section in report.sections:
         lines += _md_section(section, root, out_dir)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def verdicts_markdown(section: Section, part: ResultsPart) -> str:
+    """``<results>/verdicts.md``: the claims of ``part`` decided by rules (empty if none)."""
+    decided = [c for c in part.claims if isinstance(c, Verdict)]
+    if not decided:
+        return ""
+    lines = [
+        f"# Verdicts: {section.spec.title}",
+        "",
+        f"Computed by `make report` from the rules in `conf/report/{section.spec.source_file}` "
+        "(topoexp/report/verdicts.py); the README quotes these, never the other way round.",
+        "",
+        "| claim | verdict | numbers |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {_md(c.claim)} | **{c.verdict}** | {_md(c.numbers)} |" for c in decided]
+    return "\n".join(lines) + "\n"
+
+
+BEGIN, END = "<!-- verdicts: written by make report -->", "<!-- /verdicts -->"
+
+
+def verdict_lines(part: ResultsPart) -> list[str]:
+    """One bullet per rule-decided claim of ``part``: the claim and its computed verdict."""
+    return [f"- {c.claim}: **{c.verdict}**" for c in part.claims if isinstance(c, Verdict)]
+
+
+def with_verdicts(readme: str, section: Section, part: ResultsPart) -> str:
+    """``readme`` with its verdicts block (between the markers) set to the computed verdicts;
+    a README without the block gets a ``## Verdicts`` section at the end."""
+    block = "\n".join(
+        [
+            BEGIN,
+            f"Decided by the rules of `conf/report/{section.spec.source_file}` from the tables "
+            "(numbers and budgets: `verdicts.md`):",
+            "",
+            *verdict_lines(part),
+            END,
+        ]
+    )
+    if BEGIN in readme and END in readme:
+        head, rest = readme.split(BEGIN, 1)
+        return head + block + rest.split(END, 1)[1]
+    return readme.rstrip() + "\n\n## Verdicts\n\n" + block + "\n"
