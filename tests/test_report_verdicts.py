@@ -144,3 +144,17 @@ def test_readme_quotes_the_computed_verdict(tmp_path):
     readme = (root / "results/spheres/README.md").read_text()
     assert "- SPHERES: TopoAE has the lowest KL_0.01 of all methods: **reproduced**" not in readme
     assert "- SPHERES: TopoAE has the lowest KL_0.1 of all methods: **reproduced**" in readme
+
+
+def test_winners_by_hand():
+    from topoexp.report.page import winners
+
+    long = pd.DataFrame(
+        {
+            "row": [("a",), ("b",), ("a",), ("b",)],
+            "metric": ["kl", "kl", "trust", "trust"],
+            "ours_mean": [0.1, 0.2, 0.9, 0.8],
+            "paper": [0.3, 0.2, 0.9, 0.95],
+        }
+    )
+    assert winners(long, ["kl", "trust"], ["trust"]) == [("kl", "a", "b"), ("trust", "a", "b")]

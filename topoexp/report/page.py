@@ -37,6 +37,7 @@ class BuiltTable:
     has_reference: bool
     tolerance: tables.Tolerance | None
     ours: pd.DataFrame | None = None
+    winners: list[tuple[str, str, str]] = field(default_factory=list)  # metric, ours, paper's
 
     @property
     def saturated(self) -> int:
@@ -88,6 +89,8 @@ class Summary:
     cells_within: int = 0
     cells_context: int = 0
     cells_saturated: int = 0
+    winners_checked: int = 0
+    winners_agree: int = 0
     verdicts: Counter = field(default_factory=Counter)
     budget_shares: list[float] = field(default_factory=list)
 
@@ -109,6 +112,8 @@ class Summary:
         self.cells_within += other.cells_within
         self.cells_context += other.cells_context
         self.cells_saturated += other.cells_saturated
+        self.winners_checked += other.winners_checked
+        self.winners_agree += other.winners_agree
         self.verdicts.update(other.verdicts)
         self.budget_shares += other.budget_shares
 
@@ -209,7 +214,27 @@ def build_table(spec: TableSpec, root: Path) -> BuiltTable:
         level = spec.saturated_at
         long["saturated"] = (long["ours_mean"] >= level) & (long["paper"] >= level)
         long.loc[long["saturated"], "within"] = None
-    return BuiltTable(spec, long, metrics, list(ours.index), reference is not None, tolerance, ours)
+    built = BuiltTable(
+        spec, long, metrics, list(ours.index), reference is not None, tolerance, ours
+    )
+    built.winners = winners(long, spec.rank, spec.higher_is_better)
+    return built
+
+
+def winners(
+    long: pd.DataFrame, metrics: list[str], higher: list[str]
+) -> list[tuple[str, str, str]]:
+    """Per metric of ``metrics``: our best row and the paper's, over rows where both have one."""
+    out = []
+    for metric in metrics:
+        cells = long[(long["metric"] == metric) & long["ours_mean"].notna() & long["paper"].notna()]
+        if len(cells) < 2:
+            continue
+        pick = "idxmax" if metric in higher else "idxmin"
+        ours = cells.loc[getattr(cells["ours_mean"], pick)(), "row"]
+        paper = cells.loc[getattr(cells["paper"], pick)(), "row"]
+        out.append((metric, ", ".join(map(str, ours)), ", ".join(map(str, paper))))
+    return out
 
 
 def _judge_bounded(long: pd.DataFrame, bounded: list[str]) -> None:
@@ -299,6 +324,8 @@ def build_section(spec: PaperSpec, root: Path) -> Section:
         summary.cells_compared += table.compared
         summary.cells_within += table.within
         summary.cells_saturated += table.saturated
+        summary.winners_checked += len(table.winners)
+        summary.winners_agree += sum(ours == paper for _, ours, paper in table.winners)
         if table.has_reference and (table.spec.reference is None or table.spec.reference.context):
             summary.cells_context += int(table.long["paper"].notna().sum())
     return Section(spec, built, parts, summary)

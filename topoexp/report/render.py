@@ -83,7 +83,8 @@ def _summary_line(s: Summary) -> str:
     return (
         f"{s.cells_within} of {s.cells_compared} cells compared within tolerance "
         f"({s.cells_context} beside another definition, shown as context; "
-        f"{s.cells_saturated} saturated); claims: {claims}; "
+        f"{s.cells_saturated} saturated); the paper's winner is ours in {s.winners_agree} of "
+        f"{s.winners_checked} columns; claims: {claims}; "
         f"budget: {_budget(s)} of the protocol's"
     )
 
@@ -98,8 +99,26 @@ def _legend(table: BuiltTable) -> str:
     return (
         f"Each cell: ours (mean ± std over the runs of the row), the paper's value "
         f"(`{ref.csv}`) and the deviation; † outside the tolerance: {table.tolerance.describe()}. "
-        f"{table.within} of {table.compared} cells compared are within it."
+        f"{table.within} of {table.compared} cells compared are within it." + _extras(table)
     )
+
+
+def _extras(table: BuiltTable) -> str:
+    text = ""
+    if table.spec.bounded:
+        text += (
+            f" Bounded metrics ({', '.join(table.spec.bounded)}): a cell also fails when another "
+            "row's paper value is as near to ours."
+        )
+    if table.saturated:
+        text += f" {table.saturated} cells saturated (ours and the paper's ≥ "
+        text += f"{table.spec.saturated_at:g}): marked, not counted."
+    if table.winners:
+        agree = sum(o == p for _, o, p in table.winners)
+        misses = "; ".join(f"{m}: ours {o}, paper {p}" for m, o, p in table.winners if o != p)
+        text += f" Winning row as the paper's in {agree} of {len(table.winners)} columns"
+        text += f" (differs: {misses})." if misses else "."
+    return text
 
 
 # --------------------------------------------------------------------------------------- HTML

@@ -93,6 +93,8 @@ class TableSpec(_Strict):
     bounded: list[str] = Field(
         default_factory=list
     )  # a cell nearer another row's paper value fails
+    rank: list[str] = Field(default_factory=list)  # metrics whose winning row is checked
+    higher_is_better: list[str] = Field(default_factory=list)  # of them, those maximised
     saturated_at: float | None = (
         None  # cells whose ours and paper are both ≥ it: marked, not counted
     )
