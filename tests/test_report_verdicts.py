@@ -158,3 +158,11 @@ def test_winners_by_hand():
         }
     )
     assert winners(long, ["kl", "trust"], ["trust"]) == [("kl", "a", "b"), ("trust", "a", "b")]
+
+
+def test_cifar10_cells_are_counted_as_not_run():
+    ref = pd.read_csv(REPO_ROOT / "results/reference/topoae_table1.csv")
+    cifar = ref[ref["dataset"] == "cifar10"].drop(columns=["dataset", "method"])
+    report = build_report(REPO_ROOT)
+    topoae = next(s for s in report.sections if s.spec.paper == "topoae")
+    assert topoae.summary.cells_not_run == int(cifar.notna().sum().sum()) == 38

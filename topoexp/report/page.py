@@ -91,6 +91,7 @@ class Summary:
     cells_saturated: int = 0
     winners_checked: int = 0
     winners_agree: int = 0
+    cells_not_run: int = 0
     verdicts: Counter = field(default_factory=Counter)
     budget_shares: list[float] = field(default_factory=list)
 
@@ -114,6 +115,7 @@ class Summary:
         self.cells_saturated += other.cells_saturated
         self.winners_checked += other.winners_checked
         self.winners_agree += other.winners_agree
+        self.cells_not_run += other.cells_not_run
         self.verdicts.update(other.verdicts)
         self.budget_shares += other.budget_shares
 
@@ -317,6 +319,13 @@ def build_section(spec: PaperSpec, root: Path) -> Section:
             decided.append(verdict)
         summary.verdicts.update(v.verdict for v in decided)
         summary.budget_shares += [v.budget_share for v in decided if v.budget_share is not None]
+    for cells in spec.not_run_cells:
+        path = root / REFERENCE_DIR / cells.csv
+        if not path.is_file():
+            raise SpecError(f"{spec.source_file}: not_run_cells: {cells.csv} does not exist")
+        frame = _filter(pd.read_csv(path), cells.where, f"{spec.source_file} not_run_cells")
+        values = frame.drop(columns=list(cells.where))
+        summary.cells_not_run += int(values.select_dtypes("number").notna().sum().sum())
     for figure in spec.figures:
         if not (root / figure.path).is_file():
             raise SpecError(f"{spec.source_file}: figure {figure.path} does not exist")

@@ -101,6 +101,14 @@ class TableSpec(_Strict):
     note: str = ""
 
 
+class NotRunCellsSpec(_Strict):
+    """Paper cells nobody ran: counted as not run (the non-empty values of the rows kept)."""
+
+    csv: str
+    where: dict[str, str | int | float] = Field(default_factory=dict)
+    reason: str
+
+
 class FigureSpec(_Strict):
     path: str
     caption: str
@@ -123,6 +131,7 @@ class PaperSpec(_Strict):
     tables: list[TableSpec] = Field(default_factory=list)
     figures: list[FigureSpec] = Field(default_factory=list)
     claims: list[ClaimRule] = Field(default_factory=list)
+    not_run_cells: list[NotRunCellsSpec] = Field(default_factory=list)
     source_file: str = ""
 
 
