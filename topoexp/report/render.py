@@ -83,7 +83,8 @@ def _summary_line(s: Summary) -> str:
     return (
         f"{s.cells_within} of {s.cells_compared} cells compared within tolerance "
         f"({s.cells_context} beside another definition, shown as context; "
-        f"{s.cells_saturated} saturated; {s.cells_not_run} not run); the paper's winner is ours in {s.winners_agree} of "
+        f"{s.cells_saturated} saturated; {s.cells_not_run} not run); "
+        f"the paper's winner is ours in {s.winners_agree} of "
         f"{s.winners_checked} columns; claims: {claims}; "
         f"budget: {_budget(s)} of the protocol's"
     )
