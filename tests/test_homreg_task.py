@@ -15,7 +15,7 @@ from topoexp.config.build import build
 from topoexp.config.validate import ConfigError
 from topoexp.data.tensors import split_tensors
 from topoexp.models.classifier import MANIFEST, SmallCNN, file_sha256
-from topoexp.report.grids import image_grid
+from topoexp.plotting.grids import image_grid
 from topoexp.run import preflight, run
 from topoexp.tasks.composition import build_objective
 

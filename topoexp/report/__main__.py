@@ -13,7 +13,7 @@ from pathlib import Path
 
 from topoexp import io
 from topoexp.report.page import build_report
-from topoexp.report.render import html_page, markdown_page
+from topoexp.report.render import html_page, markdown_page, verdicts_markdown, with_verdicts
 from topoexp.report.spec import SpecError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +24,13 @@ def write_report(root: Path, out_dir: Path, specs_dir: Path | None = None):
     report = build_report(root, specs_dir)
     io.write_text(out_dir / "index.html", html_page(report, root, out_dir))
     io.write_text(out_dir / "README.md", markdown_page(report, root, out_dir))
+    for section in report.sections:
+        for part in section.parts:
+            text = verdicts_markdown(section, part)
+            if text:
+                io.write_text(root / part.spec.path / "verdicts.md", text)
+                readme = root / part.spec.path / "README.md"
+                io.write_text(readme, with_verdicts(readme.read_text(), section, part))
     return report
 
 
@@ -43,8 +50,9 @@ def main(argv: list[str] | None = None) -> None:
     s = report.summary
     print(
         f"wrote {out / 'index.html'} and {out / 'README.md'}: {len(report.sections)} sections, "
-        f"{s.cells_within} of {s.cells_compared} cells within tolerance, "
-        f"{s.claims_reproduced} of {s.claims_checked} claims reproduced "
+        f"{s.cells_within} of {s.cells_compared} cells compared within tolerance, claims: "
+        + ", ".join(f"{n} {v}" for v, n in sorted(s.verdicts.items()))
+        + " "
         f"({time.perf_counter() - started:.1f} s)"
     )
 

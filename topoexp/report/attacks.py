@@ -36,8 +36,8 @@ import yaml
 from matplotlib.figure import Figure
 
 from topoexp import io
+from topoexp.plotting.attacks import grid_axes
 from topoexp.records import run_state
-from topoexp.report.attack_figures import grid_axes
 
 __all__ = ["build", "collect", "main"]
 

@@ -1,7 +1,9 @@
-"""Machine-readable claims: ``claims.yaml`` beside a results README, one entry per paper claim.
+"""Transcribed claims: ``claims.yaml`` beside a results README, for the claims no rule expresses.
 
-Each entry transcribes a claim the README decides (the verdict is the README's, never re-decided
-here)::
+Claims are decided by the rules of the report specs (:mod:`topoexp.report.verdicts`); a claim no
+rule kind expresses yet (a monotone trend, a ratio rule, a qualitative picture) stays here, its
+verdict transcribed from the README. A results directory whose spec sets ``legacy_claims: false``
+has its ``claims.yaml`` replaced by the rules::
 
     claims:
       - id: branching

@@ -228,7 +228,7 @@ def _samples(run: pd.Series | None, n: int = 64) -> np.ndarray | None:
 
 
 def sample_grids(runs: pd.DataFrame, data: str, methods: Sequence[str]) -> Figure:
-    from topoexp.report.grids import tiled_grids
+    from topoexp.plotting.grids import tiled_grids
 
     cells = {
         (str(n), LABELS[m]): _samples(_first_seed(runs, data, m, n))
@@ -245,7 +245,7 @@ def sample_grids(runs: pd.DataFrame, data: str, methods: Sequence[str]) -> Figur
 
 
 def latent_scatters(runs: pd.DataFrame, data: str) -> Figure:
-    from topoexp.report.figures import scatter_latents
+    from topoexp.plotting.figures import scatter_latents
 
     methods = [m for m in MODELS if _first_seed(runs, data, m, 2) is not None]
     fig = Figure(figsize=(3.2 * max(1, len(methods)), 3.4))

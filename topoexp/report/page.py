@@ -21,6 +21,7 @@ import pandas as pd
 from topoexp.report import tables
 from topoexp.report.claims import Claim, load_claims
 from topoexp.report.spec import PaperSpec, ResultsSpec, SpecError, TableSpec, load_specs
+from topoexp.report.verdicts import Verdict, decide
 
 __all__ = ["BuiltTable", "Provenance", "Report", "Section", "Summary", "build_report"]
 
@@ -35,6 +36,12 @@ class BuiltTable:
     rows: list[tuple]
     has_reference: bool
     tolerance: tables.Tolerance | None
+    ours: pd.DataFrame | None = None
+    winners: list[tuple[str, str, str]] = field(default_factory=list)  # metric, ours, paper's
+
+    @property
+    def saturated(self) -> int:
+        return int(self.long.get("saturated", pd.Series(dtype=bool)).fillna(False).sum())
 
     @property
     def compared(self) -> int:
@@ -55,12 +62,24 @@ class Provenance:
     seeds: list[Any]
     n_runs: int | None
     date: str
+    dirty: int = 0  # runs whose provenance says the tree was dirty
+    records: int = 0  # run records committed under <results>/runs/
+
+    def describe(self, command: str) -> str:
+        """The commits that ran the code, dirty trees, and where the run records are."""
+        text = ", ".join(self.commits) or "–"
+        if self.dirty:
+            text += f" ({self.dirty} run{'s' if self.dirty != 1 else ''} from a dirty tree)"
+        if self.records:
+            return text + f"; {self.records} run records under runs/"
+        rebuild = f"; rebuild with {command}" if command else ""
+        return text + f"; run records not committed{rebuild}"
 
 
 @dataclass
 class ResultsPart:
     spec: ResultsSpec
-    claims: list[Claim]
+    claims: list[Claim | Verdict]
     provenance: Provenance
 
 
@@ -68,7 +87,18 @@ class ResultsPart:
 class Summary:
     cells_compared: int = 0
     cells_within: int = 0
+    cells_context: int = 0
+    cells_saturated: int = 0
+    winners_checked: int = 0
+    winners_agree: int = 0
+    cells_not_run: int = 0
     verdicts: Counter = field(default_factory=Counter)
+    budget_shares: list[float] = field(default_factory=list)
+
+    @property
+    def budget_share(self) -> float | None:
+        """Mean share of the protocol's budget over the claims decided from numbers."""
+        return float(np.mean(self.budget_shares)) if self.budget_shares else None
 
     @property
     def claims_checked(self) -> int:
@@ -81,7 +111,13 @@ class Summary:
     def add(self, other: Summary) -> None:
         self.cells_compared += other.cells_compared
         self.cells_within += other.cells_within
+        self.cells_context += other.cells_context
+        self.cells_saturated += other.cells_saturated
+        self.winners_checked += other.winners_checked
+        self.winners_agree += other.winners_agree
+        self.cells_not_run += other.cells_not_run
         self.verdicts.update(other.verdicts)
+        self.budget_shares += other.budget_shares
 
 
 @dataclass
@@ -175,7 +211,44 @@ def build_table(spec: TableSpec, root: Path) -> BuiltTable:
     if ref is None or ref.context:
         long["within"] = None
     long["within"] = long["within"].astype(object)
-    return BuiltTable(spec, long, metrics, list(ours.index), reference is not None, tolerance)
+    _judge_bounded(long, spec.bounded)
+    if spec.saturated_at is not None:
+        level = spec.saturated_at
+        long["saturated"] = (long["ours_mean"] >= level) & (long["paper"] >= level)
+        long.loc[long["saturated"], "within"] = None
+    built = BuiltTable(
+        spec, long, metrics, list(ours.index), reference is not None, tolerance, ours
+    )
+    built.winners = winners(long, spec.rank, spec.higher_is_better)
+    return built
+
+
+def winners(
+    long: pd.DataFrame, metrics: list[str], higher: list[str]
+) -> list[tuple[str, str, str]]:
+    """Per metric of ``metrics``: our best row and the paper's, over rows where both have one."""
+    out = []
+    for metric in metrics:
+        cells = long[(long["metric"] == metric) & long["ours_mean"].notna() & long["paper"].notna()]
+        if len(cells) < 2:
+            continue
+        pick = "idxmax" if metric in higher else "idxmin"
+        ours = cells.loc[getattr(cells["ours_mean"], pick)(), "row"]
+        paper = cells.loc[getattr(cells["paper"], pick)(), "row"]
+        out.append((metric, ", ".join(map(str, ours)), ", ".join(map(str, paper))))
+    return out
+
+
+def _judge_bounded(long: pd.DataFrame, bounded: list[str]) -> None:
+    """A bounded metric's cell fails when another row's paper value is as near to ours."""
+    for metric in bounded:
+        cells = long[(long["metric"] == metric) & long["within"].notna()]
+        papers = long.loc[long["metric"] == metric, ["row", "paper"]].dropna()
+        for i, cell in cells.iterrows():
+            own = abs(cell["ours_mean"] - cell["paper"])
+            rivals = papers[papers["row"] != cell["row"]]["paper"]
+            if (abs(rivals - cell["ours_mean"]) <= own).any():
+                long.at[i, "within"] = False
 
 
 def _find(data: Any, key: str) -> Iterator[Any]:
@@ -217,7 +290,9 @@ def provenance(root: Path, results: Path) -> Provenance:
     if runs is None and commits and isinstance(data, dict) and "git_commit" not in data:
         runs = len(data)  # one entry per run
     dated = file if file.is_file() else results
-    return Provenance(commits, sorted(seeds, key=str), runs, _git_date(root, dated))
+    dirty = sum(1 for d in _find(data, "git_dirty") if d is True)
+    records = sum(1 for _ in (results / "runs").glob("*/metrics.json"))
+    return Provenance(commits, sorted(seeds, key=str), runs, _git_date(root, dated), dirty, records)
 
 
 def build_section(spec: PaperSpec, root: Path) -> Section:
@@ -229,15 +304,39 @@ def build_section(spec: PaperSpec, root: Path) -> Section:
         if not (directory / "README.md").is_file():
             raise SpecError(f"{spec.source_file}: results {results.path} has no README.md")
         claims_file = directory / "claims.yaml"
-        claims = load_claims(claims_file) if claims_file.is_file() else []
+        legacy = claims_file.is_file() and results.legacy_claims
+        claims = load_claims(claims_file) if legacy else []
         parts.append(ResultsPart(results, claims, provenance(root, directory)))
         summary.verdicts.update(c.verdict for c in claims)
+    if spec.claims:
+        by_id = {t.spec.id: t.ours for t in built}
+        paths = [p.spec.path for p in parts]
+        decided = []
+        for rule in spec.claims:
+            verdict = decide(rule, by_id.get(rule.table))
+            index = paths.index(rule.results) if rule.results in paths else 0
+            parts[index].claims.append(verdict)
+            decided.append(verdict)
+        summary.verdicts.update(v.verdict for v in decided)
+        summary.budget_shares += [v.budget_share for v in decided if v.budget_share is not None]
+    for cells in spec.not_run_cells:
+        path = root / REFERENCE_DIR / cells.csv
+        if not path.is_file():
+            raise SpecError(f"{spec.source_file}: not_run_cells: {cells.csv} does not exist")
+        frame = _filter(pd.read_csv(path), cells.where, f"{spec.source_file} not_run_cells")
+        values = frame.drop(columns=list(cells.where))
+        summary.cells_not_run += int(values.select_dtypes("number").notna().sum().sum())
     for figure in spec.figures:
         if not (root / figure.path).is_file():
             raise SpecError(f"{spec.source_file}: figure {figure.path} does not exist")
     for table in built:
         summary.cells_compared += table.compared
         summary.cells_within += table.within
+        summary.cells_saturated += table.saturated
+        summary.winners_checked += len(table.winners)
+        summary.winners_agree += sum(ours == paper for _, ours, paper in table.winners)
+        if table.has_reference and (table.spec.reference is None or table.spec.reference.context):
+            summary.cells_context += int(table.long["paper"].notna().sum())
     return Section(spec, built, parts, summary)
 
 

@@ -18,7 +18,7 @@ import yaml
 from matplotlib.figure import Figure
 
 from topoexp import io
-from topoexp.report.figures import latent_scatter, plt
+from topoexp.plotting.figures import latent_scatter, plt
 from topoexp.report.table1 import collect_runs
 
 NORMALISATIONS = (("", "raw"), ("_maxnorm", "÷ max distance"), ("_p50", "÷ median distance"))

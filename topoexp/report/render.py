@@ -13,14 +13,17 @@ from pathlib import Path
 import numpy as np
 
 from topoexp.report.claims import slug
-from topoexp.report.page import BuiltTable, Report, Section, Summary
+from topoexp.report.page import BuiltTable, Report, ResultsPart, Section, Summary
 from topoexp.report.tables import fmt
+from topoexp.report.verdicts import Verdict
 
 __all__ = ["html_page", "markdown_page"]
 
 TITLE = "topoexp: what is reproduced"
 VERDICT_CLASS = {
     "reproduced": "ok",
+    "reproduced at a reduced budget": "partly",
+    "inconclusive": "none",
     "partly reproduced": "partly",
     "not reproduced": "bad",
     "not run": "none",
@@ -59,13 +62,31 @@ def _dev(value: float) -> str:
     return "" if not np.isfinite(value) else f"{value * 100:+.1f} %"
 
 
+COLUMNS = (
+    "reproduced",
+    "reproduced at a reduced budget",
+    "partly reproduced",
+    "inconclusive",
+    "not reproduced",
+    "not run",
+)
+
+
+def _budget(s: Summary) -> str:
+    share = s.budget_share
+    return "–" if share is None else f"{share * 100:.0f} %"
+
+
 def _summary_line(s: Summary) -> str:
     v = s.verdicts
+    claims = ", ".join(f"{v[c]} {c}" for c in COLUMNS if v[c] or c != "partly reproduced")
     return (
-        f"{s.cells_within} of {s.cells_compared} cells within tolerance; "
-        f"{v['reproduced']} of {s.claims_checked} claims checked reproduced "
-        f"({v['partly reproduced']} partly, {v['not reproduced']} not reproduced), "
-        f"{v['not run']} not run"
+        f"{s.cells_within} of {s.cells_compared} cells compared within tolerance "
+        f"({s.cells_context} beside another definition, shown as context; "
+        f"{s.cells_saturated} saturated; {s.cells_not_run} not run); "
+        f"the paper's winner is ours in {s.winners_agree} of "
+        f"{s.winners_checked} columns; claims: {claims}; "
+        f"budget: {_budget(s)} of the protocol's"
     )
 
 
@@ -79,8 +100,26 @@ def _legend(table: BuiltTable) -> str:
     return (
         f"Each cell: ours (mean ± std over the runs of the row), the paper's value "
         f"(`{ref.csv}`) and the deviation; † outside the tolerance: {table.tolerance.describe()}. "
-        f"{table.within} of {table.compared} cells compared are within it."
+        f"{table.within} of {table.compared} cells compared are within it." + _extras(table)
     )
+
+
+def _extras(table: BuiltTable) -> str:
+    text = ""
+    if table.spec.bounded:
+        text += (
+            f" Bounded metrics ({', '.join(table.spec.bounded)}): a cell also fails when another "
+            "row's paper value is as near to ours."
+        )
+    if table.saturated:
+        text += f" {table.saturated} cells saturated (ours and the paper's ≥ "
+        text += f"{table.spec.saturated_at:g}): marked, not counted."
+    if table.winners:
+        agree = sum(o == p for _, o, p in table.winners)
+        misses = "; ".join(f"{m}: ours {o}, paper {p}" for m, o, p in table.winners if o != p)
+        text += f" Winning row as the paper's in {agree} of {len(table.winners)} columns"
+        text += f" (differs: {misses})." if misses else "."
+    return text
 
 
 # --------------------------------------------------------------------------------------- HTML
@@ -182,7 +221,7 @@ def _html_provenance(section: Section, root: Path, out_dir: Path) -> str:
             f"<td><code>{escape(part.spec.command) or '–'}</code></td>"
             f"<td>{_inline(part.spec.budget) or '–'}</td><td>{escape(seeds)}</td>"
             f"<td>{p.n_runs if p.n_runs is not None else '–'}</td>"
-            f"<td>{escape(', '.join(p.commits) or '–')}</td><td>{escape(p.date)}</td></tr>"
+            f"<td>{escape(p.describe(part.spec.command))}</td><td>{escape(p.date)}</td></tr>"
         )
     return (
         '<div class="table-wrap"><table class="provenance"><thead><tr><th>results</th>'
@@ -214,34 +253,29 @@ def _html_section(section: Section, root: Path, out_dir: Path) -> str:
 def _html_summary(report: Report) -> str:
     s = report.summary
     v = s.verdicts
+    head = "".join(f"<th>{escape(c)}</th>" for c in COLUMNS)
     rows = "".join(
         f'<tr><td><a href="#{escape(x.spec.paper)}">{escape(x.spec.title)}</a></td>'
         f'<td class="num">{x.summary.cells_within} / {x.summary.cells_compared}</td>'
-        f'<td class="num">{x.summary.claims_reproduced} / {x.summary.claims_checked}</td>'
-        f'<td class="num">{x.summary.verdicts["partly reproduced"]}</td>'
-        f'<td class="num">{x.summary.verdicts["not reproduced"]}</td>'
-        f'<td class="num">{x.summary.verdicts["not run"]}</td></tr>'
+        f'<td class="num">{x.summary.cells_context}</td>'
+        + "".join(f'<td class="num">{x.summary.verdicts[c]}</td>' for c in COLUMNS)
+        + f'<td class="num">{_budget(x.summary)}</td></tr>'
         for x in report.sections
+    )
+    spans = ", ".join(
+        f'<span id="claims-{c.replace(" ", "-")}" data-value="{v[c]}">{v[c]}</span> {escape(c)}'
+        for c in COLUMNS
     )
     return (
         '<section id="summary"><h2>Summary</h2><p>'
         f'<strong><span id="cells-within" data-value="{s.cells_within}">{s.cells_within}</span>'
         f' of <span id="cells-compared" data-value="{s.cells_compared}">{s.cells_compared}</span>'
-        " table cells</strong> within tolerance of the paper's value (cells without a paper value "
-        "are shown, not compared); "
-        f'<strong><span id="claims-reproduced" data-value="{v["reproduced"]}">{v["reproduced"]}'
-        f'</span> of <span id="claims-checked" data-value="{s.claims_checked}">'
-        f"{s.claims_checked}</span> claims</strong> checked reproduced, "
-        f'<span id="claims-partly" data-value="{v["partly reproduced"]}">'
-        f"{v['partly reproduced']}</span> partly, "
-        f'<span id="claims-not-reproduced" data-value="{v["not reproduced"]}">'
-        f"{v['not reproduced']}</span> not reproduced; "
-        f'<span id="claims-not-run" data-value="{v["not run"]}">{v["not run"]}</span> not run.'
-        "</p>"
+        " table cells compared</strong> within tolerance of the paper's value (cells of another "
+        f"definition are context, {s.cells_context}, not compared; {s.cells_saturated} saturated "
+        f"cells marked, not counted); claims: {spans}.</p>"
         '<div class="table-wrap"><table class="summary"><thead><tr><th>paper</th>'
-        "<th>cells within / compared</th><th>claims reproduced / checked</th><th>partly</th>"
-        f"<th>not reproduced</th><th>not run</th></tr></thead><tbody>{rows}</tbody></table></div>"
-        "</section>"
+        f"<th>cells within / compared</th><th>context cells</th>{head}<th>budget</th></tr>"
+        f"</thead><tbody>{rows}</tbody></table></div></section>"
     )
 
 
@@ -354,7 +388,7 @@ def _md_section(section: Section, root: Path, out_dir: Path) -> list[str]:
             part.spec.budget or "–",
             ", ".join(str(s) for s in p.seeds) or "–",
             str(p.n_runs) if p.n_runs is not None else "–",
-            ", ".join(p.commits) or "–",
+            p.describe(part.spec.command),
             p.date,
         ]
         lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
@@ -372,24 +406,67 @@ def markdown_page(report: Report, root: Path, out_dir: Path) -> str:
         "",
         "## Summary",
         "",
-        f"**{s.cells_within} of {s.cells_compared} table cells** within tolerance of the paper's "
-        f"value; **{s.claims_reproduced} of {s.claims_checked} claims** checked reproduced, "
-        f"{s.verdicts['partly reproduced']} partly, {s.verdicts['not reproduced']} not "
-        f"reproduced; {s.verdicts['not run']} not run.",
+        f"**{_summary_line(s)}**",
         "",
-        "| paper | cells within / compared | claims reproduced / checked | partly | not reproduced "
-        "| not run |",
-        "|---|---|---|---|---|---|",
+        "| paper | cells within / compared | context cells | "
+        + " | ".join(COLUMNS)
+        + " | budget |",
+        "|---|---|---|" + "---|" * len(COLUMNS) + "---|",
     ]
     for x in report.sections:
         v = x.summary.verdicts
         lines.append(
             f"| [{_md(x.spec.title)}](#{slug(x.spec.title)}) | {x.summary.cells_within} / "
-            f"{x.summary.cells_compared} | {x.summary.claims_reproduced} / "
-            f"{x.summary.claims_checked} | {v['partly reproduced']} | {v['not reproduced']} | "
-            f"{v['not run']} |"
+            f"{x.summary.cells_compared} | {x.summary.cells_context} | "
+            + " | ".join(str(v[c]) for c in COLUMNS)
+            + f" | {_budget(x.summary)} |"
         )
     lines.append("")
     for section in report.sections:
         lines += _md_section(section, root, out_dir)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def verdicts_markdown(section: Section, part: ResultsPart) -> str:
+    """``<results>/verdicts.md``: the claims of ``part`` decided by rules (empty if none)."""
+    decided = [c for c in part.claims if isinstance(c, Verdict)]
+    if not decided:
+        return ""
+    lines = [
+        f"# Verdicts: {section.spec.title}",
+        "",
+        f"Computed by `make report` from the rules in `conf/report/{section.spec.source_file}` "
+        "(topoexp/report/verdicts.py); the README quotes these, never the other way round.",
+        "",
+        "| claim | verdict | numbers |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {_md(c.claim)} | **{c.verdict}** | {_md(c.numbers)} |" for c in decided]
+    return "\n".join(lines) + "\n"
+
+
+BEGIN, END = "<!-- verdicts: written by make report -->", "<!-- /verdicts -->"
+
+
+def verdict_lines(part: ResultsPart) -> list[str]:
+    """One bullet per rule-decided claim of ``part``: the claim and its computed verdict."""
+    return [f"- {c.claim}: **{c.verdict}**" for c in part.claims if isinstance(c, Verdict)]
+
+
+def with_verdicts(readme: str, section: Section, part: ResultsPart) -> str:
+    """``readme`` with its verdicts block (between the markers) set to the computed verdicts;
+    a README without the block gets a ``## Verdicts`` section at the end."""
+    block = "\n".join(
+        [
+            BEGIN,
+            f"Decided by the rules of `conf/report/{section.spec.source_file}` from the tables "
+            "(numbers and budgets: `verdicts.md`):",
+            "",
+            *verdict_lines(part),
+            END,
+        ]
+    )
+    if BEGIN in readme and END in readme:
+        head, rest = readme.split(BEGIN, 1)
+        return head + block + rest.split(END, 1)[1]
+    return readme.rstrip() + "\n\n## Verdicts\n\n" + block + "\n"

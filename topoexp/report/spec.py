@@ -44,6 +44,7 @@ from annotated_types import Gt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from topoexp.report.tables import Tolerance
+from topoexp.report.verdicts import ClaimRule
 
 __all__ = ["PaperSpec", "SpecError", "TableSpec", "load_spec", "load_specs"]
 
@@ -89,7 +90,23 @@ class TableSpec(_Strict):
     pivot: PivotSpec | None = None
     reference: ReferenceSpec | None = None
     tolerance: ToleranceSpec | None = None
+    bounded: list[str] = Field(
+        default_factory=list
+    )  # a cell nearer another row's paper value fails
+    rank: list[str] = Field(default_factory=list)  # metrics whose winning row is checked
+    higher_is_better: list[str] = Field(default_factory=list)  # of them, those maximised
+    saturated_at: float | None = (
+        None  # cells whose ours and paper are both ≥ it: marked, not counted
+    )
     note: str = ""
+
+
+class NotRunCellsSpec(_Strict):
+    """Paper cells nobody ran: counted as not run (the non-empty values of the rows kept)."""
+
+    csv: str
+    where: dict[str, str | int | float] = Field(default_factory=dict)
+    reason: str
 
 
 class FigureSpec(_Strict):
@@ -101,6 +118,7 @@ class ResultsSpec(_Strict):
     path: str
     command: str = ""
     budget: str = ""
+    legacy_claims: bool = True  # false: its claims.yaml is replaced by the spec's rules
 
 
 class PaperSpec(_Strict):
@@ -112,6 +130,8 @@ class PaperSpec(_Strict):
     results: list[ResultsSpec]
     tables: list[TableSpec] = Field(default_factory=list)
     figures: list[FigureSpec] = Field(default_factory=list)
+    claims: list[ClaimRule] = Field(default_factory=list)
+    not_run_cells: list[NotRunCellsSpec] = Field(default_factory=list)
     source_file: str = ""
 
 
@@ -139,6 +159,15 @@ def load_spec(path: Path) -> PaperSpec:
     ids = [t.id for t in spec.tables]
     if len(set(ids)) != len(ids):
         raise SpecError(f"{path}: tables: ids must be unique, got {ids}")
+    paths = [r.path for r in spec.results]
+    for i, rule in enumerate(spec.claims):
+        if rule.results and rule.results not in paths:
+            raise SpecError(f"{path}: claims.{i}.results: {rule.results!r} is not in {paths}")
+        if rule.kind != "not_run" and rule.table not in ids:
+            raise SpecError(f"{path}: claims.{i}.table: {rule.table!r} is not a table id ({ids})")
+    claim_ids = [c.id for c in spec.claims]
+    if len(set(claim_ids)) != len(claim_ids):
+        raise SpecError(f"{path}: claims: ids must be unique, got {claim_ids}")
     return spec
 
 

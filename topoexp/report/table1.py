@@ -23,9 +23,9 @@ from matplotlib.figure import Figure
 
 from topoexp import io
 from topoexp.config.flatten import flatten
+from topoexp.plotting.figures import plt, scatter_latents
 from topoexp.records import run_state
 from topoexp.report import tables
-from topoexp.report.figures import plt, scatter_latents
 
 METRICS = ("kl_0.01", "kl_0.1", "kl_1", "mrre", "cont", "trust", "rmse", "data_mse")
 METHOD_ORDER = ("isomap", "pca", "tsne", "umap", "ae", "topoae", "topopca")

@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from topoexp.optimise.figures import draw_parameters
-from topoexp.report.figures import plt
+from topoexp.plotting.figures import plt
 
 __all__ = ["claims", "collect_optimise_runs", "main", "regression_figure", "signature_table"]
 

@@ -25,9 +25,9 @@ import pandas as pd
 import yaml
 
 from topoexp import io
+from topoexp.plotting.figures import plt
+from topoexp.plotting.grids import image_grid
 from topoexp.records import run_state
-from topoexp.report.figures import plt
-from topoexp.report.grids import image_grid
 
 __all__ = ["claims", "collect_runs", "figure10_csv", "figure10_table", "main"]
 

@@ -294,7 +294,7 @@ class AttackTask:
 
     def _grid(self, ctx, model, test_x, test_y):
         from topoexp.evaluation.attacks import pair_grid_targets, targeted_attack
-        from topoexp.report.attack_figures import grid_figure
+        from topoexp.plotting.attacks import grid_figure
 
         classes = 10
         present = [int(c) for c in range(classes) if (test_y == c).any()]
@@ -326,7 +326,7 @@ class AttackTask:
         return {"grid_success_rate": float(result.success.float().mean())}, figure
 
     def _examples(self, ctx):
-        from topoexp.report.attack_figures import examples_figure
+        from topoexp.plotting.attacks import examples_figure
 
         with np.load(ctx.output_dir / "attacks.npz") as z:
             arrays = {k: z[k] for k in z.files}

@@ -104,7 +104,7 @@ class EmbeddingTask:
             log.info("model: %s parameters, device %s\n%s", f"{n_params:,}", trainer.device, model)
             ctx.record.add_facts(parameters=n_params)
             embedding, extra, history = self._fit(ctx, model, data, evaluator, trainer)
-            from topoexp.report.figures import loss_curves
+            from topoexp.plotting.figures import loss_curves
 
             figures["losses"] = loss_curves(history, ctx.title)
         else:
@@ -130,7 +130,7 @@ class EmbeddingTask:
                 split=np.asarray(embedding.split),
             )
         if evaluator.plot:
-            from topoexp.report.figures import latent_scatter
+            from topoexp.plotting.figures import latent_scatter
 
             figures["latents"] = latent_scatter(embedding.latents, embedding.labels, ctx.title)
         return TaskResult(metrics, figures)

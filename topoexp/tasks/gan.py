@@ -379,7 +379,7 @@ class GANTask:
         return metrics, arrays
 
     def _figures(self, ctx: RunContext, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-        from topoexp.report.grids import grid_figure
+        from topoexp.plotting.grids import grid_figure
 
         grid = (arrays["grid"] + 1) / 2
         return {"samples": grid_figure(grid, f"{ctx.cfg.method}: {self.stage}")}

@@ -166,7 +166,7 @@ class GenerativeTask:
 
     def _floor(self, ctx: RunContext, fit_x: Tensor, test_x: Tensor, classifier) -> TaskResult:
         from topoexp.evaluation.generative import evaluate_samples
-        from topoexp.report.grids import grid_figure
+        from topoexp.plotting.grids import grid_figure
 
         started = time.perf_counter()
         samples = fit_x[fixed_subset(len(fit_x), self.n_samples, ctx.seed)]
@@ -180,8 +180,8 @@ class GenerativeTask:
         self, ctx: RunContext, fit_x: Tensor, fit_y: Tensor, test_x: Tensor, classifier
     ) -> TaskResult:
         from topoexp.evaluation.generative import evaluate_generator
-        from topoexp.report.figures import latent_scatter, loss_curves
-        from topoexp.report.grids import grid_figure
+        from topoexp.plotting.figures import latent_scatter, loss_curves
+        from topoexp.plotting.grids import grid_figure
 
         trainer = ctx.build("trainer", seed=ctx.seed)
         model = ctx.build("model", input_shape=tuple(fit_x.shape[1:]))
@@ -288,8 +288,8 @@ class _EpochMedia:
     def log(self, epoch: int) -> None:
         import matplotlib.pyplot as plt
 
-        from topoexp.report.figures import latent_scatter
-        from topoexp.report.grids import image_grid
+        from topoexp.plotting.figures import latent_scatter
+        from topoexp.plotting.grids import image_grid
 
         gen = torch.Generator().manual_seed(self.ctx.seed)  # the same codes every epoch
         samples = self.model.generate(self.grid_size, gen).cpu().numpy()

@@ -156,7 +156,7 @@ class OneClassTask:
             test_x = encode(model, test_set.tensors[0])
             metrics["time/encode_s"] = time.perf_counter() - started
             if history:
-                from topoexp.report.figures import loss_curves
+                from topoexp.plotting.figures import loss_curves
 
                 figures["losses"] = loss_curves(history, ctx.title)
         started = time.perf_counter()
@@ -186,7 +186,7 @@ class OneClassTask:
             io.write_npz(
                 ctx.output_dir / "one_class.npz", **one_class_arrays(results, test_x, test_y)
             )
-        from topoexp.report.corel_figures import auc_against_m, death_time_boxes
+        from topoexp.plotting.corel import auc_against_m, death_time_boxes
 
         figures["auc_vs_m"] = auc_against_m(results, f"{ctx.title} → {eval_data.name}")
         if self.features == "latents" and self.death_time_batches:

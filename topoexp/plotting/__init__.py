@@ -1,0 +1,1 @@
+"""Figures shared by the tasks (written during runs) and the report (rebuilt from records)."""
