@@ -160,7 +160,7 @@ class TopologicallyRegularizedAE(nn.Module):
         d_x, d_z = self.distances(x, z)
         x_hat = self.autoencoder.decode(z)
         recon = F.mse_loss(x_hat, x)
-        topo, diagnostics = self.signature(d_x, d_z)
+        topo, diagnostics = self.signature.terms(d_x, d_z)
         total = recon + self.lam * topo
         names = [_DIAGNOSTIC_NAMES.get(key, f"metrics.{key}") for key in diagnostics]
         logged = [
