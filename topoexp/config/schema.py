@@ -21,11 +21,12 @@ from typing import Annotated, Any, Literal, Optional
 
 from omegaconf import MISSING
 
-from topoexp.config.signatures import PACKAGE_DIR, parameters
+from topoexp.config.location import conf_dir
+from topoexp.config.signatures import parameters
 
 __all__ = ["CONF_DIR", "Config", "PathsConf", "config_targets", "register_configs", "schema_for"]
 
-CONF_DIR = PACKAGE_DIR.parent / "conf"
+CONF_DIR = conf_dir()  # the checkout's conf/, else the one packaged with the wheel
 _SCHEMA_ENTRY = re.compile(r"^\s*-\s*/([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+)@", re.MULTILINE)
 
 
