@@ -47,6 +47,7 @@ class Config:
     seed: int = 249040430
     objective: str = "kl_0.1"
     failure_score: float = 20.0
+    debug: Any = None  # a debug preset (conf/debug/): its `set` applies after the experiment
 
 
 @dataclass
