@@ -42,8 +42,9 @@ class UnknownOption(ValueError):
 
 
 def debugging() -> bool:
-    """Whether errors show their traceback (``TOPOEXP_DEBUG=1`` or Hydra's ``HYDRA_FULL_ERROR=1``)."""
-    return any(os.environ.get(v, "") not in ("", "0") for v in ("TOPOEXP_DEBUG", "HYDRA_FULL_ERROR"))
+    """Whether errors show their traceback (``TOPOEXP_DEBUG=1``, or ``HYDRA_FULL_ERROR=1``)."""
+    switches = ("TOPOEXP_DEBUG", "HYDRA_FULL_ERROR")
+    return any(os.environ.get(v, "") not in ("", "0") for v in switches)
 
 
 def group_options(group: str, conf_dir: Path = CONF_DIR) -> list[str] | None:
@@ -231,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     args, _ = get_args_parser().parse_known_args(args_list)
     own_configs = not (args.config_path or args.config_name or args.config_dir)
-    if args.shell_completion or args.info is not None or args.hydra_help or "--version" in args_list:
+    hydra_only = args.shell_completion or args.info is not None or args.hydra_help
+    if hydra_only or "--version" in args_list:
         own_configs = False
     if own_configs:
         try:
