@@ -35,12 +35,12 @@ test-full: install  ## every test, slow and data-dependent ones included
 	$(PY) -m pytest -q
 
 lint: install  ## ruff lint and format check
-	$(PY) -m ruff check topoexp tests benchmarks scripts hydra_plugins
-	$(PY) -m ruff format --check topoexp tests benchmarks scripts hydra_plugins
+	$(PY) -m ruff check topoexp tests benchmarks scripts hydra_plugins examples
+	$(PY) -m ruff format --check topoexp tests benchmarks scripts hydra_plugins examples
 
 format: install
-	$(PY) -m ruff format topoexp tests benchmarks scripts hydra_plugins
-	$(PY) -m ruff check --fix topoexp tests benchmarks scripts hydra_plugins
+	$(PY) -m ruff format topoexp tests benchmarks scripts hydra_plugins examples
+	$(PY) -m ruff check --fix topoexp tests benchmarks scripts hydra_plugins examples
 
 bench: install  ## benchmarks, each a ratio against a peer measured in the same run
 	$(PY) benchmarks/bench_pairing.py --json results/bench/pairing.json
