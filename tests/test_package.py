@@ -115,3 +115,16 @@ def test_wheel_console_command_runs_a_tiny_job_elsewhere(installed: Path, tmp_pa
     assert "model=" in done.stdout.split()
     done = _run([topoexp, "--shell-completion", "install=bash"], cwd=tmp_path)
     assert done.returncode == 0 and "hydra_bash_completion topoexp" in done.stdout
+
+
+def test_provenance_finds_the_repository_from_any_folder(tmp_path: Path, monkeypatch) -> None:
+    from topoexp.records import provenance
+
+    head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+                          capture_output=True, text=True)  # fmt: skip
+    if head.returncode != 0:
+        pytest.skip("not a git checkout")
+    monkeypatch.chdir(tmp_path)
+    record = provenance(tmp_path)  # a run root outside the repository
+    assert record["git_commit"] == head.stdout.strip()
+    assert record["packages"]["topoexp"] is not None
