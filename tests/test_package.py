@@ -128,3 +128,27 @@ def test_provenance_finds_the_repository_from_any_folder(tmp_path: Path, monkeyp
     record = provenance(tmp_path)  # a run root outside the repository
     assert record["git_commit"] == head.stdout.strip()
     assert record["packages"]["topoexp"] is not None
+
+
+def _make_dry_run(*args: str) -> str:
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    venv = Path(sys.executable).parents[1]
+    cmd = ["make", "-n", "-o", f"{venv}/.installed", f"VENV={venv}", *args]
+    done = _run(cmd, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_reproduce_guards_committed_results_and_budget_runs_write_beside() -> None:
+    protocol = _make_dry_run("reproduce-mnist")
+    assert "git ls-files -- 'results/mnist'" in protocol and 'if [ -z "" ]' in protocol
+    assert "--out results/mnist " in protocol
+    forced = _make_dry_run("reproduce-mnist", "FORCE=1")
+    assert 'if [ -z "1" ]' in forced
+    budget = _make_dry_run("reproduce-mnist", "IMAGE_SEEDS=1", "IMAGE_FLAGS=trainer.max_epochs=2")
+    assert "git ls-files" not in budget and "rm -rf multirun/mnist\n" not in budget
+    assert "hydra.sweep.dir=multirun/mnist-budget-" in budget
+    assert "--out results/mnist/budget-" in budget
+    homreg = _make_dry_run("reproduce-homreg", "HOMREG_FLAGS=trainer.max_epochs=10")
+    assert "--out results/homreg/budget-" in homreg and "rm -rf multirun/homreg\n" not in homreg
