@@ -107,7 +107,7 @@ class SignatureLoss(nn.Module):
         )
 
     def forward(self, D_X: Tensor, D_Z: Tensor) -> Tensor:
-        """The scalar loss for (B, B) distance matrices D_X and D_Z; :meth:`terms` adds its parts."""
+        """The scalar loss for (B, B) distance matrices D_X and D_Z (:meth:`terms`: its parts)."""
         return self.terms(D_X, D_Z)[0]
 
     def terms(self, D_X: Tensor, D_Z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
