@@ -1,5 +1,6 @@
 # topoexp — common tasks. `make help` lists them.
 PYTHON ?= python3
+comma := ,
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SEEDS  ?= 249040430,621965744,771860110,775293950,700134501
@@ -35,12 +36,12 @@ test-full: install  ## every test, slow and data-dependent ones included
 	$(PY) -m pytest -q
 
 lint: install  ## ruff lint and format check
-	$(PY) -m ruff check topoexp tests benchmarks scripts hydra_plugins
-	$(PY) -m ruff format --check topoexp tests benchmarks scripts hydra_plugins
+	$(PY) -m ruff check topoexp tests benchmarks scripts hydra_plugins examples
+	$(PY) -m ruff format --check topoexp tests benchmarks scripts hydra_plugins examples
 
 format: install
-	$(PY) -m ruff format topoexp tests benchmarks scripts hydra_plugins
-	$(PY) -m ruff check --fix topoexp tests benchmarks scripts hydra_plugins
+	$(PY) -m ruff format topoexp tests benchmarks scripts hydra_plugins examples
+	$(PY) -m ruff check --fix topoexp tests benchmarks scripts hydra_plugins examples
 
 bench: install  ## benchmarks, each a ratio against a peer measured in the same run
 	$(PY) benchmarks/bench_pairing.py --json results/bench/pairing.json
@@ -59,9 +60,21 @@ report: install  ## results/index.html and results/README.md: every paper's tabl
 	$(PY) -m topoexp.report
 
 RUN_FLAGS := logger.mode=offline trainer.progress=false
+
+# Committed results are never overwritten unless FORCE=1: a reproduce target stops when its
+# result folder holds files in git. A budget run (seeds or flags other than the protocol's) needs
+# no FORCE: it writes beside them, into results/<data>/budget-<tag>/ and multirun/<data>-budget-<tag>.
+FORCE ?=
+# guard_results,<folder>: fail when <folder> holds committed files, unless FORCE=1
+guard_results = @if [ -z "$(FORCE)" ] && [ -n "$$(git ls-files -- '$(1)' 2>/dev/null | head -n 1)" ]; then \
+  echo "$(1) holds committed results; FORCE=1 overwrites them (a budget run writes beside them)"; \
+  exit 1; fi
+# budget_tag,<seeds>,<protocol seeds>,<flags>: empty for the protocol, else budget-<8 hex digits>
+budget_tag = $(if $(strip $(3))$(filter-out $(2),$(1)),budget-$(shell printf '%s|%s' '$(1)' '$(3)' | md5sum | cut -c1-8))
 SPHERES_METHODS := pca isomap tsne umap ae topoae topopca
 
 reproduce-spheres: install  ## SPHERES rows of TopoAE Table 1: 7 methods × 5 seeds, table + figure in results/spheres
+	$(call guard_results,results/spheres)
 	rm -rf multirun/spheres
 	$(PY) -m topoexp -m \
 	  "+experiment=$(shell echo $(addprefix spheres/,$(SPHERES_METHODS)) | tr ' ' ',')" \
@@ -79,18 +92,22 @@ IMAGE_SEEDS ?= $(SEEDS)
 # extra overrides for the image runs, e.g. a CPU budget: IMAGE_FLAGS=trainer.max_epochs=25
 IMAGE_FLAGS ?=
 
+IMAGE_TAG = $(call budget_tag,$(IMAGE_SEEDS),$(SEEDS),$(IMAGE_FLAGS))
+
 # reproduce-<data>: check the files first (a clear message naming the folder), then
-# 6 methods × 5 seeds as one multirun, then the table and figure in results/<data>.
+# 6 methods × 5 seeds as one multirun, then the table and figure in results/<data> (a budget
+# run: multirun/<data>-budget-<tag> and results/<data>/budget-<tag>).
 define image_target
 reproduce-$(1): install
 	$$(PY) -m topoexp.data $(1) --root $$(TOPOEXP_DATA_DIR)
-	rm -rf multirun/$(1)
+	$$(if $$(IMAGE_TAG),,$$(call guard_results,results/$(1)))
+	rm -rf multirun/$(1)$$(if $$(IMAGE_TAG),-$$(IMAGE_TAG))
 	$$(PY) -m topoexp -m \
 	  "+experiment=$$(shell echo $$(addprefix $(1)/,$$(IMAGE_METHODS)) | tr ' ' ',')" \
 	  seed=$$(IMAGE_SEEDS) $$(RUN_FLAGS) $$(IMAGE_FLAGS) hydra/launcher=joblib \
-	  hydra.launcher.n_jobs=$$(JOBS) hydra.sweep.dir=multirun/$(1)
-	$$(PY) -m topoexp.report.table1 --dataset $(1) --runs multirun/$(1) --out results/$(1) \
-	  --reference $$(REFERENCE)/topoae_table1.csv
+	  hydra.launcher.n_jobs=$$(JOBS) hydra.sweep.dir=multirun/$(1)$$(if $$(IMAGE_TAG),-$$(IMAGE_TAG))
+	$$(PY) -m topoexp.report.table1 --dataset $(1) --runs multirun/$(1)$$(if $$(IMAGE_TAG),-$$(IMAGE_TAG)) \
+	  --out results/$(1)$$(if $$(IMAGE_TAG),/$$(IMAGE_TAG)) --reference $$(REFERENCE)/topoae_table1.csv
 endef
 $(eval $(call image_target,mnist,MNIST))
 $(eval $(call image_target,fmnist,Fashion-MNIST))
@@ -109,6 +126,7 @@ STUDY_DATA ?= spheres
 STUDY_OUT ?= results/reproduction_study$(if $(filter-out spheres,$(STUDY_DATA)),/$(STUDY_DATA))
 
 reproduce-study: install  ## reproduction study (STUDY_DATA=spheres|mnist): TPE searches, 5 seeds at the best values, diagram distances; spheres adds the perplexity study
+	$(call guard_results,$(STUDY_OUT))
 	for m in topoae tsne umap; do \
 	  $(PY) -m topoexp -m +experiment=study/$(STUDY_DATA)_$$m +sweep=study/$(STUDY_DATA)_$$m $(RUN_FLAGS) \
 	    hydra.sweep.dir=multirun/study/sweep_$(STUDY_DATA)_$$m || exit 1; \
@@ -129,6 +147,7 @@ reproduce-study: install  ## reproduction study (STUDY_DATA=spheres|mnist): TPE 
 PERPLEXITIES ?= 5,30,50,100,250,500,750
 
 reproduce-perplexity: install  ## t-SNE perplexity study on SPHERES (study's Figure 8) into results/reproduction_study
+	$(call guard_results,results/reproduction_study/perplexity.csv)
 	$(PY) -m topoexp -m +experiment=study/spheres_tsne model.perplexity=$(PERPLEXITIES) $(RUN_FLAGS) \
 	  hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) hydra.sweep.dir=multirun/perplexity
 	$(PY) -m topoexp.report.perplexity --runs multirun/perplexity --out results/reproduction_study
@@ -155,6 +174,7 @@ corel_run = test -f $(COREL_RUNS)/$(2)/metrics.json || $(PY) -m topoexp +experim
 .PHONY: reproduce-corel reproduce-corel-offline report-corel
 
 reproduce-corel: install  ## COREL's grid (CIFAR-10/100, Tiny-ImageNet backbones → 5 data sets) and ablation
+	$(call guard_results,results/corel)
 	missing=0; for d in $(COREL_GRID_DATA); do \
 	  $(PY) -m topoexp.data $$d --root $(TOPOEXP_DATA_DIR) || missing=1; \
 	done; test $$missing = 0
@@ -169,6 +189,7 @@ reproduce-corel: install  ## COREL's grid (CIFAR-10/100, Tiny-ImageNet backbones
 	done
 
 reproduce-corel-offline: install  ## COREL on MNIST / Fashion-MNIST (same-data, transfer, ablation, baselines, toy) into results/corel
+	$(call guard_results,results/corel)
 	$(PY) -m topoexp.data mnist --root $(TOPOEXP_DATA_DIR)
 	$(PY) -m topoexp.data fmnist --root $(TOPOEXP_DATA_DIR)
 	$(call corel_run,offline/mnist,mnist)
@@ -202,6 +223,7 @@ TOPLAYER_SWEEP ?=
 
 .PHONY: reproduce-toplayer reproduce-toplayer-signature
 reproduce-toplayer: install  ## TopologyLayer paper: point clouds, images, regression (Figures 1-3, 5-7) into results/topology_layer
+	$(call guard_results,$(TOPLAYER_OUT))
 	rm -rf multirun/toplayer
 	$(PY) -m topoexp -m \
 	  "+experiment=$(shell echo $(addprefix toplayer/,$(TOPLAYER_RUNS)) | tr ' ' ',')" \
@@ -226,6 +248,7 @@ ATTACK_FLAGS ?=
 ATTACKS_OUT ?= results/topology_layer/attacks
 .PHONY: reproduce-toplayer-attacks report-toplayer-attacks
 reproduce-toplayer-attacks: install  ## TopologyLayer paper: attacks on TopModel, MLP and CNN (Figures 12-13) into results/topology_layer/attacks
+	$(call guard_results,$(ATTACKS_OUT))
 	rm -rf multirun/toplayer_attacks
 	$(PY) -m topoexp -m \
 	  "+experiment=toplayer/attacks/topmodel,toplayer/attacks/mlp,toplayer/attacks/cnn" \
@@ -261,6 +284,7 @@ reproduce-toplayer-generative: reproduce-toplayer-generator reproduce-toplayer-a
 
 .PHONY: reproduce-toplayer-generator report-toplayer-generator
 reproduce-toplayer-generator: install  ## TopologyLayer generator prior: baseline GAN, Topology-Generator, controls (Figures 8-10) into results/topology_layer/generator
+	$(call guard_results,$(GEN_OUT))
 	$(PY) -m topoexp.data mnist --root $(TOPOEXP_DATA_DIR)
 	$(call gen_run,baseline,baseline)
 	for s in $(GEN_STAGES); do \
@@ -283,17 +307,21 @@ HOMREG_EXPERIMENTS ?= $(foreach d,mnist fmnist,$(foreach m,ae ae_reg vae ae_ball
   $(foreach n,$(HOMREG_LATENTS),mnist/ae_ball_$(n)) mnist/floor fmnist/floor
 HOMREG_FLAGS ?=
 HOMREG_JOBS ?= 1
+HOMREG_TAG = $(call budget_tag,$(HOMREG_SEEDS),0$(comma)1$(comma)2$(comma)3$(comma)4,$(HOMREG_FLAGS))
+HOMREG_RUNS ?= multirun/homreg$(if $(HOMREG_TAG),-$(HOMREG_TAG))
+HOMREG_OUT ?= results/homreg$(if $(HOMREG_TAG),/$(HOMREG_TAG))
 
 .PHONY: reproduce-homreg report-homreg
 reproduce-homreg: install  ## homological regularisation: 18 configurations, the AE ball-prior control, the ablation and the floor × 5 seeds into results/homreg
 	$(PY) -m topoexp.data mnist --root $(TOPOEXP_DATA_DIR)
 	$(PY) -m topoexp.data fmnist --root $(TOPOEXP_DATA_DIR)
-	rm -rf multirun/homreg
+	$(if $(HOMREG_TAG),,$(call guard_results,$(HOMREG_OUT)))
+	rm -rf $(HOMREG_RUNS)
 	$(PY) -m topoexp -m \
 	  "+experiment=$(shell echo $(addprefix homreg/,$(HOMREG_EXPERIMENTS)) | tr ' ' ',')" \
 	  seed=$(HOMREG_SEEDS) $(RUN_FLAGS) $(HOMREG_FLAGS) hydra/launcher=joblib \
-	  hydra.launcher.n_jobs=$(HOMREG_JOBS) hydra.sweep.dir=multirun/homreg
-	$(MAKE) report-homreg
+	  hydra.launcher.n_jobs=$(HOMREG_JOBS) hydra.sweep.dir=$(HOMREG_RUNS)
+	$(MAKE) report-homreg HOMREG_RUNS=$(HOMREG_RUNS) HOMREG_OUT=$(HOMREG_OUT)
 
-report-homreg: install  ## rebuild results/homreg from multirun/homreg
-	$(PY) -m topoexp.report.homreg --runs multirun/homreg --out results/homreg
+report-homreg: install  ## rebuild results/homreg from multirun/homreg (HOMREG_RUNS, HOMREG_OUT)
+	$(PY) -m topoexp.report.homreg --runs $(HOMREG_RUNS) --out $(HOMREG_OUT)

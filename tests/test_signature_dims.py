@@ -29,15 +29,15 @@ def test_cycle_pairs_of_the_square():
 def test_dimension_one_adds_the_cycle_term_by_hand():
     D_X = pairwise_distances(SQUARE)
     D_Z = D_X * 0.5  # every distance halved: the same pairs in both spaces
-    loss0, m0 = SignatureLoss(divide_by_batch=False)(D_X, D_Z)
-    loss01, m01 = SignatureLoss(divide_by_batch=False, dims=[0, 1])(D_X, D_Z)
+    loss0, m0 = SignatureLoss(divide_by_batch=False).terms(D_X, D_Z)
+    loss01, m01 = SignatureLoss(divide_by_batch=False, dims=[0, 1]).terms(D_X, D_Z)
     # one H1 bar per space, born at a side (2 → 1) and killed by a diagonal (2√2 → √2)
     per_space = (2 - 1) ** 2 + (2 * math.sqrt(2) - math.sqrt(2)) ** 2
     assert float(m01["distance1_2_1d"]) == pytest.approx(per_space)
     assert float(m01["distance2_1_1d"]) == pytest.approx(per_space)
     assert float(loss01 - loss0) == pytest.approx(2 * per_space)
     assert "distance1_2_1d" not in m0
-    same, _ = SignatureLoss(dims=[0, 1])(D_X, D_X.clone())
+    same, _ = SignatureLoss(dims=[0, 1]).terms(D_X, D_X.clone())
     assert float(same) == 0.0
 
 
@@ -46,9 +46,9 @@ def test_dimension_one_gradient_flows_to_the_latent_distances():
     x = torch.randn(12, 5)
     z = torch.randn(12, 2, requires_grad=True)
     D_X = pairwise_distances(x)
-    loss, _ = SignatureLoss(dims=[0, 1])(D_X, pairwise_distances(z))
+    loss, _ = SignatureLoss(dims=[0, 1]).terms(D_X, pairwise_distances(z))
     (grad,) = torch.autograd.grad(loss, z)
-    loss0, _ = SignatureLoss()(D_X, pairwise_distances(z))
+    loss0, _ = SignatureLoss().terms(D_X, pairwise_distances(z))
     (grad0,) = torch.autograd.grad(loss0, z)
     assert torch.isfinite(grad).all() and not torch.allclose(grad, grad0)
 

@@ -37,8 +37,12 @@ D_Z = line_distances([0.0, 4.0, 1.0])
 def test_hand_computed(
     match_edges: str, half: bool, divide_by_batch: bool, expected: float
 ) -> None:
-    loss, metrics = SignatureLoss(match_edges, half, divide_by_batch)(D_X, D_Z)
+    loss_fn = SignatureLoss(match_edges, half, divide_by_batch)
+    loss, metrics = loss_fn.terms(D_X, D_Z)
     assert loss.ndim == 0
+    scalar = loss_fn(D_X, D_Z)  # forward: the scalar alone, as torch-topological's losses
+    assert isinstance(scalar, torch.Tensor) and scalar.ndim == 0
+    assert scalar.item() == pytest.approx(expected)
     assert loss.item() == pytest.approx(expected)
     assert metrics["matched_pairs_0d"].item() == 1
     assert metrics["distance1_2"].item() == pytest.approx(10.0)
@@ -50,9 +54,9 @@ def test_matched_pairs() -> None:
     D = line_distances([0.0, 1.0, 2.5, 4.5])  # MST: the path 0-1-2-3
     # the path 1-3-0-2 shares no edge with 0-1-2-3
     other = line_distances([2.5, 0.0, 4.5, 1.0])
-    assert SignatureLoss()(D, other)[1]["matched_pairs_0d"].item() == 0
-    assert SignatureLoss()(D, 2 * D)[1]["matched_pairs_0d"].item() == 3
-    loss, metrics = SignatureLoss()(D, D)
+    assert SignatureLoss().terms(D, other)[1]["matched_pairs_0d"].item() == 0
+    assert SignatureLoss().terms(D, 2 * D)[1]["matched_pairs_0d"].item() == 3
+    loss, metrics = SignatureLoss().terms(D, D)
     assert loss.item() == 0.0 and metrics["matched_pairs_0d"].item() == 3
 
 
@@ -66,7 +70,7 @@ def test_gradcheck_latent_points() -> None:
         loss_fn = SignatureLoss(match_edges, half)
 
         def loss_of(z: torch.Tensor, loss_fn: SignatureLoss = loss_fn) -> torch.Tensor:
-            return loss_fn(D_data, torch.cdist(z, z))[0]
+            return loss_fn(D_data, torch.cdist(z, z))
 
         assert torch.autograd.gradcheck(loss_of, (Z,), eps=1e-6, atol=1e-6)
 
@@ -74,7 +78,7 @@ def test_gradcheck_latent_points() -> None:
 def test_gradient_flows_to_both_matrices() -> None:
     D_a = D_X.clone().requires_grad_(True)
     D_b = D_Z.clone().requires_grad_(True)
-    SignatureLoss()(D_a, D_b)[0].backward()
+    SignatureLoss()(D_a, D_b).backward()
     # only entries on π_X ∪ π_Z get gradient: (0,1), (1,2), (0,2)
     assert torch.count_nonzero(D_a.grad).item() == 3
     assert torch.count_nonzero(D_b.grad).item() == 3
@@ -98,11 +102,11 @@ def test_random_never_uses_last_index() -> None:
     loss_fn = SignatureLoss("random")
     torch.manual_seed(0)
     for _ in range(50):  # every pair touching n − 1 would cost 2 / n
-        loss, metrics = loss_fn(D_data, D_latent)
+        loss, metrics = loss_fn.terms(D_data, D_latent)
         assert loss.item() == 0.0
         assert metrics["distance1_2"].item() == metrics["distance2_1"].item() == 0.0
     # away from n − 1 the random pairs do see differences
-    loss, _ = loss_fn(torch.ones(n, n, dtype=torch.float64) - torch.eye(n), D_latent)
+    loss = loss_fn(torch.ones(n, n, dtype=torch.float64) - torch.eye(n), D_latent)
     assert loss.item() > 0.0
 
 
@@ -111,9 +115,9 @@ def test_random_is_seeded_by_torch() -> None:
     X, Z = torch.rand(20, 3, generator=gen), torch.rand(20, 2, generator=gen)
     D_a, D_b = torch.cdist(X, X), torch.cdist(Z, Z)
     torch.manual_seed(3)
-    first = SignatureLoss("random")(D_a, D_b)[0]
+    first = SignatureLoss("random").terms(D_a, D_b)[0]
     torch.manual_seed(3)
-    assert SignatureLoss("random")(D_a, D_b)[0].item() == first.item()
+    assert SignatureLoss("random")(D_a, D_b).item() == first.item()
 
 
 def test_float32_batch() -> None:
@@ -121,7 +125,7 @@ def test_float32_batch() -> None:
     X = torch.randn(64, 10, generator=gen)
     Z = torch.randn(64, 2, generator=gen, requires_grad=True)
     D_data = torch.cdist(X, X)
-    loss, metrics = SignatureLoss()(D_data / D_data.max(), torch.cdist(Z, Z))
+    loss, metrics = SignatureLoss().terms(D_data / D_data.max(), torch.cdist(Z, Z))
     loss.backward()
     assert loss.dtype == torch.float32 and torch.isfinite(Z.grad).all()
     assert 0 <= metrics["matched_pairs_0d"].item() <= 63
@@ -149,6 +153,6 @@ def test_rejects_bad_inputs() -> None:
 
 
 def test_mixed_dtypes() -> None:
-    loss, metrics = SignatureLoss()(D_X, D_Z.float())
+    loss, metrics = SignatureLoss().terms(D_X, D_Z.float())
     assert loss.item() == pytest.approx(5.0)
     assert metrics["matched_pairs_0d"].item() == 1

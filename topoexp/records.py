@@ -42,6 +42,7 @@ PACKAGES = (
     "umap-learn",
     "POT",
     "wandb",
+    "topoexp",
 )
 
 
@@ -59,8 +60,19 @@ def _git(root: Path, *args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def provenance(root: Path) -> dict[str, Any]:
-    """Code version (git commit, dirty tree), package versions, host and interpreter."""
+def code_root(root: Path | None = None) -> Path:
+    """The repository of the running ``topoexp`` package, wherever the command runs: the folder
+    above the package (an installed wheel has no repository there, and ``git`` finds none)."""
+    from topoexp.config.location import PACKAGE_DIR
+
+    del root  # the run's root (its data and results) says nothing about the code's version
+    return PACKAGE_DIR.parent
+
+
+def provenance(root: Path | None = None) -> dict[str, Any]:
+    """Code version (git commit, dirty tree of the package's repository), package versions, host
+    and interpreter."""
+    root = code_root(root)
     versions = {}
     for name in PACKAGES:
         try:

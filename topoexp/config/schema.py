@@ -21,11 +21,12 @@ from typing import Annotated, Any, Literal, Optional
 
 from omegaconf import MISSING
 
-from topoexp.config.signatures import PACKAGE_DIR, parameters
+from topoexp.config.location import conf_dir
+from topoexp.config.signatures import parameters
 
 __all__ = ["CONF_DIR", "Config", "PathsConf", "config_targets", "register_configs", "schema_for"]
 
-CONF_DIR = PACKAGE_DIR.parent / "conf"
+CONF_DIR = conf_dir()  # the checkout's conf/, else the one packaged with the wheel
 _SCHEMA_ENTRY = re.compile(r"^\s*-\s*/([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+)@", re.MULTILINE)
 
 
@@ -47,6 +48,7 @@ class Config:
     seed: int = 249040430
     objective: str = "kl_0.1"
     failure_score: float = 20.0
+    debug: Any = None  # a debug preset (conf/debug/): its `set` applies after the experiment
 
 
 @dataclass

@@ -121,7 +121,7 @@ class TopologicalSignature(Regulariser):
 
     def forward(self, outputs: ModelOutputs) -> tuple[Tensor, dict[str, Any]]:
         d_x, d_z = self.distances(outputs.x, outputs.z)
-        topo, diagnostics = self.signature(d_x, d_z)
+        topo, diagnostics = self.signature.terms(d_x, d_z)
         parts: dict[str, Any] = {"loss.topo_error": topo}
         for key, value in diagnostics.items():
             parts[_DIAGNOSTIC_NAMES.get(key, f"metrics.{key}")] = value

@@ -106,7 +106,11 @@ class SignatureLoss(nn.Module):
             f"divide_by_batch={self.divide_by_batch}{extra}"
         )
 
-    def forward(self, D_X: Tensor, D_Z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(self, D_X: Tensor, D_Z: Tensor) -> Tensor:
+        """The scalar loss for (B, B) distance matrices D_X and D_Z (:meth:`terms`: its parts)."""
+        return self.terms(D_X, D_Z)[0]
+
+    def terms(self, D_X: Tensor, D_Z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """Scalar loss and detached diagnostics for (B, B) distance matrices D_X and D_Z.
 
         Diagnostics: ``matched_pairs_0d`` (edges shared by the MSTs π_X and π_Z, for every

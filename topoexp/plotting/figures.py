@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -38,12 +39,14 @@ def latent_scatter(latents: np.ndarray, labels: np.ndarray, title: str = "") -> 
         latents = np.column_stack([latents[:, 0], np.zeros(len(latents))])
     fig, ax = plt.subplots(figsize=(4, 4))
     scatter_latents(ax, latents[:, :2], labels, title)
+    ax.legend(title="class", fontsize=6, title_fontsize=7, markerscale=4, loc="center left",
+              bbox_to_anchor=(1.0, 0.5), frameon=False)  # fmt: skip
     return fig
 
 
 def loss_curves(history: list[dict[str, float]], title: str = "") -> Figure:
     """Training and validation loss per epoch (the best epoch marked), log scale when positive."""
-    epochs = [int(r["epoch"]) + 1 for r in history]
+    epochs = [int(r["epoch"]) for r in history]  # 0-based, as best_epoch in metrics.json
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for key, label in (("train/loss", "training"), ("val/loss", "validation")):
         values = [r.get(key, np.nan) for r in history]
@@ -51,11 +54,15 @@ def loss_curves(history: list[dict[str, float]], title: str = "") -> Figure:
     values = np.array([r.get("val/loss", np.nan) for r in history], dtype=float)
     if np.isfinite(values).any():
         best = int(np.nanargmin(values))
-        ax.axvline(epochs[best], color="0.6", linestyle=":", label=f"best epoch {epochs[best]}")
+        ax.axvline(epochs[best], color="0.6", linestyle=":", label=f"best_epoch {epochs[best]}")
     train = np.array([r.get("train/loss", np.nan) for r in history], dtype=float)
     if np.all(np.concatenate([values, train]) > 0):
         ax.set_yscale("log")
-    ax.set_xlabel("epoch")
+        # plain numbers, at most 1, 2 and 5 per decade (the default's minor labels overlap)
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
+        ax.yaxis.set_minor_locator(ticker.LogLocator(subs=(2.0, 5.0)))
+        ax.yaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
+    ax.set_xlabel("epoch (0-based, as best_epoch in metrics.json)")
     ax.set_ylabel("loss")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
