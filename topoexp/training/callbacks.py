@@ -90,7 +90,11 @@ class EarlyStopping(Callback):
     def on_fit_end(self, engine: Engine) -> None:
         state = engine.state
         if engine.stopped_early:
-            log.info("early stop after epoch %d (best epoch %d)", state.epoch, state.best_epoch + 1)
+            log.info(
+                "early stop after %d epochs (best_epoch %d, 0-based as in metrics.json)",
+                state.epoch,
+                state.best_epoch,
+            )
         if self.reload_best:
             load_best(self.directory, self.model)
 
