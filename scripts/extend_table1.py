@@ -14,7 +14,6 @@ left as it is (it shows the first seed, which is unchanged).
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +24,16 @@ from topoexp.report.table1 import aggregate, collect_runs, compare, markdown
 RECORD_FILES = ("config.yaml", "metrics.json", "status.json", "provenance.json")
 
 
+def redact(text: str, paths: dict[str, str]) -> str:
+    """``text`` with the machine's folders of the run replaced by ``<output_dir>``,
+    ``<data_dir>``, ``<root_dir>`` (a committed record names no machine's paths)."""
+    for name in ("output_dir", "data_dir", "results_dir", "root_dir"):
+        folder = paths.get(name)
+        if folder:
+            text = text.replace(str(folder), f"<{name}>")
+    return text
+
+
 def extend(dataset: str, runs_dir: Path, out_dir: Path, reference_csv: Path) -> pd.DataFrame:
     committed = pd.read_csv(out_dir / "runs.csv")
     added = collect_runs(runs_dir)
@@ -32,10 +41,11 @@ def extend(dataset: str, runs_dir: Path, out_dir: Path, reference_csv: Path) -> 
     for _, row in added.iterrows():
         record = out_dir / "runs" / f"{row['method']}_{row['seed']}"
         record.mkdir(parents=True, exist_ok=True)
+        paths = row["config"].get("paths", {})
         for name in RECORD_FILES:
             source = Path(row["run_dir"]) / name
             if source.is_file():
-                shutil.copyfile(source, record / name)
+                (record / name).write_text(redact(source.read_text(), paths))
     added = added.drop(columns=["run_dir", "config"])
     key = ["method", "seed"]
     kept = committed.merge(added[key], on=key, how="left", indicator=True)
