@@ -363,3 +363,14 @@ def test_pooled_mnist_split_is_60_20_20(shared_dir):
     assert sizes == [56_000, 42_000, 14_000, 14_000]
     assert set(data.fit.indices).isdisjoint(data.test.indices)
     assert max(data.test.indices) >= 60_000 > min(data.test.indices)  # both official splits pooled
+
+
+@pytest.mark.data
+def test_subsets_keep_the_first_images_and_split_them(datasets_root, mnist_like):
+    small = load_image_dataset("mnist", datasets_root, fit_subset=1000, test_subset=500)
+    assert (len(small.fit), len(small.test)) == (1000, 500)
+    assert len(small.train) + len(small.validation) == 1000
+    full = mnist_like["mnist"]
+    for k in (0, 999):
+        assert torch.equal(small.fit[k][0], full.fit[k][0]) and small.fit[k][1] == full.fit[k][1]
+    assert torch.equal(small.test[499][0], full.test[499][0])

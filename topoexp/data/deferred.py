@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from annotated_types import Gt, Lt
+from annotated_types import Ge, Gt, Lt
 
 from topoexp.data.base import DataSplits
 from topoexp.data.images import ImageDatasetName, load_image_dataset
@@ -31,6 +31,8 @@ class DeferredImageDataset:
         verify_checksums: bool = True,
         pooled_test_fraction: Annotated[float, Gt(0), Lt(1)] | None = None,
         pool_seed: int = 42,
+        fit_subset: Annotated[int, Ge(2)] | None = None,
+        test_subset: Annotated[int, Ge(2)] | None = None,
     ) -> None:
         self.name = name
         self.root = root
@@ -39,6 +41,8 @@ class DeferredImageDataset:
         self.verify_checksums = verify_checksums
         self.pooled_test_fraction = pooled_test_fraction
         self.pool_seed = pool_seed
+        self.fit_subset = fit_subset
+        self.test_subset = test_subset
 
     def __call__(self, split_seed: int = 0) -> DataSplits:
         return load_image_dataset(
@@ -50,6 +54,8 @@ class DeferredImageDataset:
             verify_checksums=self.verify_checksums,
             pooled_test_fraction=self.pooled_test_fraction,
             pool_seed=self.pool_seed,
+            fit_subset=self.fit_subset,
+            test_subset=self.test_subset,
         )
 
     def __repr__(self) -> str:

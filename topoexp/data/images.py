@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import torch
-from annotated_types import Gt, Lt
+from annotated_types import Ge, Gt, Lt
 from torch.utils.data import ConcatDataset, Dataset, Subset
 from torchvision import transforms as T
 from torchvision.datasets import CIFAR10, CIFAR100, MNIST, FashionMNIST, ImageFolder
@@ -380,6 +380,8 @@ def load_image_dataset(
     verify_checksums: bool = True,
     pooled_test_fraction: Fraction | None = None,
     pool_seed: int = 42,
+    fit_subset: Annotated[int, Ge(2)] | None = None,
+    test_subset: Annotated[int, Ge(2)] | None = None,
 ) -> DataSplits:
     """Load image data set ``name`` from ``root`` with its official splits (spec §1.2–1.3).
 
@@ -395,6 +397,8 @@ def load_image_dataset(
         transform: a key of :data:`TRANSFORMS` (``topoae``: [−1, 1]; ``corel``: [0, 1]).
         verify_checksums: compare the files with the official md5s (MNIST, Fashion-MNIST: the
             uncompressed idx files; CIFAR: torchvision's list).
+        fit_subset, test_subset: keep only the first that many training / test images (smoke
+            runs, ``debug=smoke``; ``None``, the protocol: all of them).
 
     Raises:
         FileNotFoundError: the files are not under ``root``; the message names the folder.
@@ -412,6 +416,10 @@ def load_image_dataset(
         pool = ConcatDataset([fit, test])
         fit_idx, test_idx = train_test_indices(len(pool), pooled_test_fraction, pool_seed)
         fit, test = Subset(pool, fit_idx.tolist()), Subset(pool, test_idx.tolist())
+    if fit_subset is not None and fit_subset < len(fit):
+        fit = Subset(fit, range(fit_subset))
+    if test_subset is not None and test_subset < len(test):
+        test = Subset(test, range(test_subset))
     tr, va = validation_indices(len(fit), val_fraction, split_seed)
     return DataSplits(
         name=name,
