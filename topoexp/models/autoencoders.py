@@ -67,18 +67,34 @@ class Autoencoder(nn.Module):
         encoding: AbstractContextManager | None = None,
         on_latents: LatentHook | None = None,
     ) -> ModelOutputs:
-        """Latents, reconstruction and the mean squared error of batch ``x``; ``encoding`` wraps
-        the encoder pass (a regulariser's context, see
-        :class:`~topoexp.losses.objective.Objective`).
+        """Latents, reconstruction and the model's own term of batch ``x``: encode (inside
+        ``encoding``, a regulariser's context), call ``on_latents(x, z)`` (regularisers that read
+        the latents, :class:`~topoexp.losses.objective.Objective`), decode, then the
+        reconstruction term. Subclasses override the three steps below, not this order.
         """
+        x = self._training_input(x)
         with encoding or nullcontext():
-            z = self.encode(x)
+            z, extra = self._training_codes(x)
         if on_latents is not None:
             on_latents(x, z)
         x_hat = self.decode(z)
-        recon = self._mse(x_hat, x)
-        parts = {"loss.autoencoder": recon, "reconstruction_error": recon}
+        recon, parts = self._reconstruction_term(x, x_hat, extra)
         return ModelOutputs(x=x, z=z, x_hat=x_hat, reconstruction=recon, parts=parts, model=self)
+
+    def _training_input(self, x: Tensor) -> Tensor:
+        """The batch as the model reads it (its reconstruction target)."""
+        return x
+
+    def _training_codes(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """The codes that are decoded in training, and terms the reconstruction term needs."""
+        return self.encode(x), {}
+
+    def _reconstruction_term(
+        self, x: Tensor, x_hat: Tensor, extra: dict[str, Tensor]
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """The mean squared error and its logged names (the TopoAE code's)."""
+        recon = self._mse(x_hat, x)
+        return recon, {"loss.autoencoder": recon, "reconstruction_error": recon}
 
     def loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
         """The reconstruction error alone and its logged components (no regulariser)."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated, ClassVar
 
 import torch
@@ -25,7 +24,6 @@ from torch.nn import functional as F
 
 from topoexp.capabilities import BRANCHES, DECODER, ENCODER, IMAGES, TRAINABLE
 from topoexp.config.markers import BUILD_ARG, ArgumentError
-from topoexp.losses.objective import LatentHook, ModelOutputs
 from topoexp.models.autoencoders import Autoencoder
 
 __all__ = ["CorelAutoencoder", "IndependentBranchesLinear"]
@@ -160,21 +158,12 @@ class CorelAutoencoder(Autoencoder):
         """``(B, n_branches · branch_dim) → (n_branches, B, branch_dim)``."""
         return z.view(z.shape[0], self.n_branches, self.branch_dim).transpose(0, 1)
 
-    def outputs(
-        self,
-        x: Tensor,
-        encoding: AbstractContextManager | None = None,
-        on_latents: LatentHook | None = None,
-    ) -> ModelOutputs:
-        """Latents, reconstruction and the ℓ1 reconstruction term of batch ``x``."""
-        with encoding or nullcontext():
-            z = self.encode(x)
-        if on_latents is not None:
-            on_latents(x, z)
-        x_hat = self.decode(z)
+    def _reconstruction_term(
+        self, x: Tensor, x_hat: Tensor, extra: dict[str, Tensor]
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """The per-sample ℓ1 sum over pixels, averaged over the batch."""
         recon = _l1_sum_mean(x_hat, x)
-        parts = {"loss.reconstruction": recon}
-        return ModelOutputs(x=x, z=z, x_hat=x_hat, reconstruction=recon, parts=parts, model=self)
+        return recon, {"loss.reconstruction": recon}
 
     def reconstruction_loss(self, x: Tensor) -> Tensor:
         """Per-sample ℓ1 sum over pixels, averaged over the batch."""

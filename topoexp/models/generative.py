@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated, ClassVar, Literal
 
 import torch
@@ -25,7 +24,6 @@ from torch.nn import functional as F
 from topoexp.capabilities import DECODER, ENCODER, PRIOR, TRAINABLE, UNIT_INTERVAL
 from topoexp.config.markers import BUILD_ARG
 from topoexp.losses.homological import kl_divergence
-from topoexp.losses.objective import LatentHook, ModelOutputs
 from topoexp.models.autoencoders import Autoencoder
 
 __all__ = ["PRIORS", "VAE", "GenerativeAE", "sample_ball", "sample_gaussian"]
@@ -122,13 +120,20 @@ class _GenerativeBase(Autoencoder):
         self.train(was_training)
         return out.reshape(n, *self.image_shape)
 
-    def _outputs(self, x: Tensor, x_hat: Tensor, z: Tensor, kl: Tensor | None) -> ModelOutputs:
+    def _training_input(self, x: Tensor) -> Tensor:
+        return self._flat(x)
+
+    def _reconstruction_term(
+        self, x: Tensor, x_hat: Tensor, extra: dict[str, Tensor]
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """The mean BCE over batch × pixels, plus the VAE's KL term when ``extra`` holds it."""
         bce = F.binary_cross_entropy(x_hat, x)
+        kl = extra.get("kl")
         recon = bce if kl is None else bce + kl
         parts = {"loss.reconstruction": recon, "reconstruction_bce": bce}
         if kl is not None:
             parts["kl"] = kl
-        return ModelOutputs(x=x, z=z, x_hat=x_hat, reconstruction=recon, parts=parts, model=self)
+        return recon, parts
 
     def loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
         """The reconstruction term alone (no regulariser) and its logged parts."""
@@ -164,20 +169,6 @@ class GenerativeAE(_GenerativeBase):
 
     def encode(self, x: Tensor) -> Tensor:
         return self.encoder(self._flat(x))
-
-    def outputs(
-        self,
-        x: Tensor,
-        encoding: AbstractContextManager | None = None,
-        on_latents: LatentHook | None = None,
-    ) -> ModelOutputs:
-        """BCE of the reconstruction of the flattened batch ``x``; ``z`` is its encoding."""
-        x = self._flat(x)
-        with encoding or nullcontext():
-            z = self.encode(x)
-        if on_latents is not None:
-            on_latents(x, z)
-        return self._outputs(x, self.decode(z), z, None)
 
 
 class VAE(_GenerativeBase):
@@ -230,18 +221,8 @@ class VAE(_GenerativeBase):
         z = self.reparameterise(mu, log_var) if self.training else mu
         return self.decode(z), z
 
-    def outputs(
-        self,
-        x: Tensor,
-        encoding: AbstractContextManager | None = None,
-        on_latents: LatentHook | None = None,
-    ) -> ModelOutputs:
-        """BCE + KL of batch ``x``; ``z`` is the sampled code that was decoded."""
-        x = self._flat(x)
-        with encoding or nullcontext():
-            mu, log_var = self.encode_distribution(x)
+    def _training_codes(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """The sampled code z = μ + σ · ε that is decoded, and the KL term of q(z | x)."""
+        mu, log_var = self.encode_distribution(x)
         z = self.reparameterise(mu, log_var)
-        if on_latents is not None:
-            on_latents(x, z)
-        kl = kl_divergence(mu, log_var, self.kl_batch_size, self.input_dim)
-        return self._outputs(x, self.decode(z), z, kl)
+        return z, {"kl": kl_divergence(mu, log_var, self.kl_batch_size, self.input_dim)}

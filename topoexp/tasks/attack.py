@@ -39,11 +39,20 @@ from topoexp import io
 from topoexp.capabilities import CLASSIFIER
 from topoexp.config.validate import require
 from topoexp.tasks.base import RunContext, TaskResult
-from topoexp.tasks.composition import check_composition
+from topoexp.tasks.composition import check_composition, check_objective_metric
 
 __all__ = ["AttackTask", "cached_features"]
 
 log = logging.getLogger("topoexp")
+
+#: What the task reports (``*``: any suffix), for the sweep objective.
+METRICS = (
+    "attack_*",
+    "attacked_clean_accuracy",
+    "grid_success_rate",
+    "test_accuracy",
+    "test_eval_s",
+)
 
 _FEATURE_VERSION = 1  # bump when the features' definition changes (invalidates the cache)
 
@@ -161,6 +170,7 @@ class AttackTask:
 
     def check(self, cfg: DictConfig) -> None:
         """MNIST-like data in [0, 1], a classifier model, no loss, no trainer, a valid budget."""
+        check_objective_metric(cfg, METRICS, "task=attack")
         from topoexp.evaluation.image_tensors import MNIST_LIKE
 
         require(self.clip_min < self.clip_max, "task.clip_min", "must be below task.clip_max")

@@ -44,7 +44,7 @@ from topoexp.capabilities import GENERATOR
 from topoexp.config.build import build
 from topoexp.config.validate import ConfigError, require
 from topoexp.tasks.base import RunContext, TaskResult
-from topoexp.tasks.composition import check_composition
+from topoexp.tasks.composition import check_composition, check_objective_metric
 from topoexp.training.engine import Engine
 from topoexp.training.schedule import Iterations
 from topoexp.training.steps import GradientStep
@@ -52,6 +52,23 @@ from topoexp.training.steps import GradientStep
 __all__ = ["GANTask", "optimise_codes"]
 
 log = logging.getLogger("topoexp")
+
+#: What the task reports (``*``: any suffix), for the sweep objective.
+METRICS = (
+    "computations",
+    "cov_l2*",
+    "cov_wass*",
+    "eval_s",
+    "h0_bars*",
+    "inception*",
+    "iter_s",
+    "iterations",
+    "mmd_l2*",
+    "mmd_wass*",
+    "one_component*",
+    "topology_loss*",
+    "train_s",
+)
 
 Stage = Literal["adversarial", "topology", "latent", "pd_discriminator"]
 #: Seeds of the fixed latent codes every stage draws its figure grid and interpolations from.
@@ -179,6 +196,7 @@ class GANTask:
     # ------------------------------------------------------------------------------- checks
 
     def check(self, cfg: DictConfig) -> None:
+        check_objective_metric(cfg, METRICS, "task=gan")
         require(cfg.dataset.name == "mnist", "dataset", f"needs mnist, got {cfg.dataset.name!r}")
         require(
             cfg.dataset.get("transform") == "corel",

@@ -38,11 +38,36 @@ from topoexp.config.markers import ArgumentError
 from topoexp.config.validate import ConfigError, from_argument_error, require
 from topoexp.data.tensors import split_tensors
 from topoexp.tasks.base import RunContext, TaskResult
-from topoexp.tasks.composition import build_objective, check_composition
+from topoexp.tasks.composition import build_objective, check_composition, check_objective_metric
 
 __all__ = ["GenerativeTask", "encode_images", "fixed_subset"]
 
 log = logging.getLogger("topoexp")
+
+#: What the task reports (``*``: any suffix), for the sweep objective.
+METRICS = (
+    "class_entropy",
+    "classes_covered",
+    "coverage",
+    "death_sum_cutoff",
+    "density",
+    "epoch_s",
+    "epochs",
+    "eval_s",
+    "fid",
+    "fraction_in_ball",
+    "inception_score",
+    "kid_mean",
+    "kid_std",
+    "monitor_bce",
+    "n_real",
+    "n_samples",
+    "precision",
+    "recall",
+    "reconstruction_bce",
+    "total_persistence0*",
+    "train_loss",
+)
 
 #: The seed of the training images every latent scatter shows (the paper's "same 512 images").
 SCATTER_SEED = 0
@@ -117,6 +142,7 @@ class GenerativeTask:
 
     def check(self, cfg: DictConfig) -> None:
         """The data set, its classifier, the model kind and the protocol's trainer settings."""
+        check_objective_metric(cfg, METRICS, "task=generative")
         from topoexp.evaluation.image_tensors import MNIST_LIKE
         from topoexp.models.classifier import MANIFEST, read_manifest
 

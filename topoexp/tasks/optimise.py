@@ -24,6 +24,7 @@ from topoexp.config.build import build
 from topoexp.config.markers import ArgumentError
 from topoexp.config.validate import require
 from topoexp.tasks.base import RunContext, TaskResult
+from topoexp.tasks.composition import check_objective_metric
 from topoexp.training.callbacks import Callback
 from topoexp.training.engine import Engine
 from topoexp.training.schedule import Iterations
@@ -32,6 +33,9 @@ from topoexp.training.steps import GradientStep
 __all__ = ["OptimiseTask"]
 
 log = logging.getLogger("topoexp")
+
+#: What the task reports (``*``: any suffix), for the sweep objective.
+METRICS = ("data_loss", "initial_loss", "initial_penalty", "loss", "penalty")
 
 Optimizer = Literal["adam", "sgd"]
 
@@ -69,6 +73,7 @@ class OptimiseTask:
         self.log_every, self.snapshots = log_every, sorted(set(snapshots))
 
     def check(self, cfg: DictConfig) -> None:
+        check_objective_metric(cfg, METRICS, "task=optimise")
         for key in ("model", "trainer", "evaluator"):
             require(cfg.get(key) is None, key, "unused by task=optimise: set it to null")
         require(
