@@ -230,6 +230,7 @@ def test_summary_counts_equal_those_of_the_results_directories():
     counts = Counter(c.verdict for s in report.sections for _, c in s.claims)
     for category in COLUMNS:
         assert _page_count(page, f"claims-{category.replace(' ', '-')}") == counts[category]
+    assert _page_count(page, "claims-checked") == sum(counts.values()) - counts["not run"]
     rules = sum(len(s.spec.claims) for s in report.sections)
     legacy = sum(len(p.claims) for s in report.sections for p in s.parts) - rules
     assert legacy == sum(

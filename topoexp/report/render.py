@@ -272,7 +272,9 @@ def _html_summary(report: Report) -> str:
         f' of <span id="cells-compared" data-value="{s.cells_compared}">{s.cells_compared}</span>'
         " table cells compared</strong> within tolerance of the paper's value (cells of another "
         f"definition are context, {s.cells_context}, not compared; {s.cells_saturated} saturated "
-        f"cells marked, not counted); claims: {spans}.</p>"
+        f"cells marked, not counted); claims: "
+        f'<span id="claims-checked" data-value="{s.claims_checked}">{s.claims_checked}</span>'
+        f" checked against numbers (every claim but those not run); by category: {spans}.</p>"
         '<div class="table-wrap"><table class="summary"><thead><tr><th>paper</th>'
         f"<th>cells within / compared</th><th>context cells</th>{head}<th>budget</th></tr>"
         f"</thead><tbody>{rows}</tbody></table></div></section>"
