@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from omegaconf import open_dict
 
 from tests.conftest import TINY, compose
 from topoexp.config.validate import ConfigError
@@ -71,3 +72,36 @@ def test_an_objective_the_task_does_not_report_is_refused_before_training(tmp_pa
     assert info.value.key == "objective" and "kl_0.1" in str(info.value)
     assert "auc_m80" in str(info.value)  # what the run would report
     assert not (tmp_path / "status.json").exists()  # nothing was written
+
+
+def test_a_gan_run_needs_a_trainer_of_gan_stages(tmp_path):
+    cfg = compose(["+experiment=toplayer/generator/baseline"], tmp_path)
+    preflight(cfg)  # trainer=gan
+    with open_dict(cfg):  # the autoencoders' trainer in its place
+        cfg.trainer = compose(["trainer=default"], tmp_path).trainer
+    with pytest.raises(ConfigError) as info:
+        preflight(cfg)
+    assert info.value.key == "trainer" and "'gan_stages'" in str(info.value)
+    assert "trainer=default" in str(info.value)  # the trainer it got
+
+
+@pytest.mark.parametrize(
+    ("override", "key", "capability"),
+    [("dataset=spheres", "dataset", "'problem'"), ("loss=signature", "loss", "'penalty'")],
+)
+def test_the_optimise_task_needs_a_problem_and_a_penalty(override, key, capability, tmp_path):
+    base = [
+        "task=optimise", "objective=loss", "dataset=problem/points", "loss=barcode",
+    ]  # fmt: skip
+    preflight(_nulled(compose(base, tmp_path)))
+    with pytest.raises(ConfigError) as info:
+        preflight(_nulled(compose([*base, override], tmp_path)))
+    assert info.value.key == key and capability in str(info.value)
+
+
+def _nulled(cfg):
+    """The optimise task's config: no model, trainer or evaluator (``model=null`` on the CLI)."""
+    with open_dict(cfg):
+        for key in ("model", "trainer", "evaluator"):
+            cfg[key] = None
+    return cfg

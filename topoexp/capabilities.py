@@ -18,9 +18,10 @@ builds it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig
+if TYPE_CHECKING:  # omegaconf is imported where it is used: the layers import this module too
+    from omegaconf import DictConfig
 
 __all__ = [
     "BRANCHES",
@@ -29,9 +30,12 @@ __all__ = [
     "DECODER",
     "ENCODER",
     "ESTIMATOR",
+    "GAN_STAGES",
     "GENERATOR",
     "IMAGES",
+    "PENALTY",
     "PRIOR",
+    "PROBLEM",
     "TRAINABLE",
     "UNIT_INTERVAL",
     "VECTORS",
@@ -60,6 +64,12 @@ GENERATOR = "generator"
 CLASSIFIER = "classifier"
 #: fitted by ``fit``/``fit_transform`` rather than trained by the trainer (scikit-learn baselines).
 ESTIMATOR = "estimator"
+#: an optimised problem of task=optimise: ``initial()`` parameters and their ``data_loss``.
+PROBLEM = "problem"
+#: a penalty on an optimised problem's parameters (task=optimise), not a model regulariser.
+PENALTY = "penalty"
+#: a trainer of a GAN's stages (generator and critic updates, the latent-code descent).
+GAN_STAGES = "gan_stages"
 #: data: flat feature vectors ``(D,)``.
 VECTORS = "vectors"
 #: data: images ``(C, H, W)``.
@@ -76,6 +86,9 @@ CAPABILITIES = {
     GENERATOR: "generates images",
     CLASSIFIER: "classifies images",
     ESTIMATOR: "is a fitted estimator",
+    PROBLEM: "is an optimised problem (initial parameters and a data loss)",
+    PENALTY: "is a penalty on optimised parameters",
+    GAN_STAGES: "trains a GAN's stages",
     VECTORS: "holds feature vectors",
     IMAGES: "holds images (C, H, W)",
     UNIT_INTERVAL: "holds values in [0, 1]",
@@ -92,6 +105,8 @@ def declared(node: Any, attribute: str) -> frozenset[str]:
     """The capability set ``attribute`` (``offers``, ``needs``, ``needs_data``) of a config node's
     target class; a callable attribute is called with the node (capabilities that depend on
     settings, e.g. a data set's transform)."""
+    from omegaconf import DictConfig
+
     if node is None or not isinstance(node, DictConfig) or "_target_" not in node:
         return frozenset()
     value = getattr(_target(node), attribute, frozenset())
@@ -121,6 +136,8 @@ def option_name(cfg: DictConfig, group: str) -> str:
                 return f"{group}={choice}"
     except Exception:  # outside a Hydra app (tests compose without one)
         pass
+    from omegaconf import DictConfig
+
     node = cfg.get(group) if "." not in group else None
     if isinstance(node, DictConfig):
         target = str(node.get("_target_", "?"))

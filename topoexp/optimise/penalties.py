@@ -20,6 +20,7 @@ import torch
 from annotated_types import Ge
 from torch import Tensor, nn
 
+from topoexp.capabilities import PENALTY
 from topoexp.config.markers import ArgumentError
 from topoexp.topology import AlphaLayer, RipsLayer, barcode_energy
 from topoexp.topology.alpha import weak_alpha_barcode_1d
@@ -61,6 +62,8 @@ class BarcodePenalty(nn.Module):
             replaced by the given number. A negative weight increases the energy.
         lam: overall weight λ.
     """
+
+    offers = frozenset({PENALTY})
 
     def __init__(
         self,
@@ -117,6 +120,8 @@ class BarcodePenalty(nn.Module):
 
 class NormPenalty(nn.Module):
     """``lam ·`` one of ``‖β‖₁`` (l1), ``‖β‖₂`` (l2), ``‖Δβ‖₁`` (tv), ``‖Δβ‖₂`` (smooth_tv)."""
+
+    offers = frozenset({PENALTY})
 
     def __init__(self, kind: NormKind = "l1", lam: Annotated[float, Ge(0)] = 1.0) -> None:
         super().__init__()

@@ -21,6 +21,7 @@ import torch
 from annotated_types import Ge, Gt
 from torch import Tensor
 
+from topoexp.capabilities import PROBLEM
 from topoexp.config.markers import ArgumentError
 from topoexp.data.regression import (
     beta_star,
@@ -40,6 +41,7 @@ class Problem:
     """Base: ``name``, :meth:`initial`, :meth:`data_loss`, :meth:`metrics`, :attr:`kind`."""
 
     kind: Literal["points", "image", "vector"] = "points"
+    offers = frozenset({PROBLEM})
 
     def __init__(self, name: str) -> None:
         self.name = name

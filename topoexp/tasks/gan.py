@@ -40,7 +40,7 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from topoexp import io
-from topoexp.capabilities import GENERATOR
+from topoexp.capabilities import GAN_STAGES, GENERATOR, declared, option_name, require_capabilities
 from topoexp.config.build import build
 from topoexp.config.validate import ConfigError, require
 from topoexp.tasks.base import RunContext, TaskResult
@@ -205,10 +205,12 @@ class GANTask:
             f"dataset.transform=corel, got {cfg.dataset.get('transform')!r}",
         )
         check_composition(cfg, "task=gan", needs={GENERATOR}, regularisers=None, latents=False)
-        require(
-            str(cfg.trainer.get("_target_", "")).endswith("gan_loop.GANTrainer"),
+        require_capabilities(
+            {GAN_STAGES},
+            declared(cfg.trainer, "offers"),
             "trainer",
-            f"task=gan needs trainer=gan, got {cfg.trainer.get('_target_')!r}",
+            "task=gan (set trainer=gan)",
+            option_name(cfg, "trainer"),
         )
         want = _LOSS_OF_STAGE[self.stage]
         have = sorted(cfg.loss or {})

@@ -20,6 +20,7 @@ from annotated_types import Ge, Gt
 from omegaconf import DictConfig
 
 from topoexp import io
+from topoexp.capabilities import PENALTY, PROBLEM, declared, option_name, require_capabilities
 from topoexp.config.build import build
 from topoexp.config.markers import ArgumentError
 from topoexp.config.validate import require
@@ -81,12 +82,13 @@ class OptimiseTask:
             "evaluators",
             "task=optimise makes no latents for further evaluators to score: evaluators=none",
         )
-        for key, module in (("dataset", "problems"), ("loss", "penalties")):
-            target = str(cfg[key].get("_target_", ""))
-            require(
-                target.startswith(f"topoexp.optimise.{module}."),
+        for key, need in (("dataset", PROBLEM), ("loss", PENALTY)):
+            require_capabilities(
+                {need},
+                declared(cfg.get(key), "offers"),
                 key,
-                f"task=optimise needs a {key} from topoexp.optimise.{module}, got {target!r}",
+                "task=optimise",
+                option_name(cfg, key),
             )
         build(cfg, "loss")  # the penalty's own checks (terms against the layer)
 

@@ -24,6 +24,7 @@ import torch
 from annotated_types import Ge, Gt
 from torch import nn
 
+from topoexp.capabilities import GAN_STAGES
 from topoexp.config.markers import BUILD_ARG, ArgumentError
 from topoexp.training.batches import StreamBatches
 from topoexp.training.callbacks import Checkpoint, OnRecord, RecordLog
@@ -84,6 +85,8 @@ class GANTrainer:
         progress: log a line at every history record.
         seed: the run seed (batches of the sampler).
     """
+
+    offers = frozenset({GAN_STAGES})
 
     def __init__(
         self,
