@@ -9,6 +9,46 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+#: ``TOPOEXP_RECORD_MACHINE=1``: the byte-for-byte tests record this CPU's outputs (see
+#: :func:`machine_reference`) instead of comparing them.
+RECORD_MACHINE = os.environ.get("TOPOEXP_RECORD_MACHINE") == "1"
+
+
+def cpu_signature() -> str:
+    """A short digest of the CPU's vector-instruction flags (AVX, AVX-512, AMX, FMA, ...).
+
+    Deterministic float32 computations agree bit for bit between machines of the same vector
+    extensions, but not across them: the kernels torch dispatches to accumulate in another order
+    (seen: a SPHERES PCA's ``metrics.json`` and the MST death-time gradients differ in the last
+    bits between two x86 machines, one with AVX-512 FP16 and AMX). Machine-specific references
+    are keyed by this digest.
+    """
+    import hashlib
+    import re
+
+    flags: set[str] = set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    simd = sorted(f for f in flags if re.match(r"(avx|sse|ssse|fma|amx|f16c|asimd|sve)", f))
+    return hashlib.sha256(" ".join(simd).encode()).hexdigest()[:12]
+
+
+def machine_reference(path: Path) -> Path:
+    """``path``'s variant recorded on a CPU of this machine's vector extensions, when there is
+    one (``<dir>/machines/<cpu_signature>/<name>``), else ``path`` itself: the references
+    recorded before the redesign, on the machine that compared before and after. Where
+    :data:`RECORD_MACHINE` is set, the variant's path (to be written)."""
+    variant = path.parent / "machines" / cpu_signature() / path.name
+    if RECORD_MACHINE:
+        variant.parent.mkdir(parents=True, exist_ok=True)
+        return variant
+    return variant if variant.is_file() else path
+
 
 def _shared_dir() -> Path:
     return Path(os.environ.get("TOPOEXP_SHARED", REPO_ROOT.parent / "shared")).resolve()
