@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from topoexp.training.batches import epoch_batches
 from topoexp.training.checkpoint import LAST, LoopState, load_best, save_best, save_checkpoint
 from topoexp.training.engine import NonFiniteLossError
 
-__all__ = ["EnsembleMember", "StackedObjectives", "fit_ensemble"]
+__all__ = ["EnsembleMember", "Rendezvous", "StackedObjectives", "current_rendezvous", "fit_ensemble"]
 
 log = logging.getLogger("topoexp")
 
@@ -181,8 +182,20 @@ class StackedObjectives:
         return {name[len(prefix) :]: t[k].detach().clone()
                 for name, t in (*self.params.items(), *self.buffers.items())}  # fmt: skip
 
+    def load_member(self, k: int, module: nn.Module) -> None:
+        """Copy member ``k``'s parameters and buffers (non-persistent ones too) into
+        ``module``, an objective of the same structure."""
+        load_tensors(module, self.member_state(k))
+
     def train(self) -> None:
         self.template.train()
+
+
+@torch.no_grad()
+def load_tensors(module: nn.Module, state: dict[str, Tensor]) -> None:
+    """Copy ``state`` into ``module``'s parameters and buffers of the same names."""
+    for name, tensor in (*module.named_parameters(), *module.named_buffers()):
+        tensor.copy_(state[name])
 
 
 def _check_members(members: Sequence[EnsembleMember]) -> None:
@@ -270,7 +283,7 @@ def fit_ensemble(members: Sequence[EnsembleMember]) -> list[EnsembleMember]:
         if m.error is None and m.active:
             m.final = stacked.member_state(k)
         if m.final is not None:
-            m.model.load_state_dict(m.final)
+            load_tensors(m.model, m.final)
         if m.error is None and trainer.reload_best and (m.checkpoint_dir / "best.pt").exists():
             load_best(m.checkpoint_dir, m.model)
     return list(members)
@@ -302,7 +315,7 @@ def _end_epoch(
     for value in losses:
         running += value
     record: dict[str, float] = {"epoch": epoch, "train/loss": running / len(losses)}
-    m.model.load_state_dict(stacked.member_state(k))
+    stacked.load_member(k, m.model)
     for prefix, dataset, source in checks:
         values = average_loss(m.model, dataset, batch_size, batches=source)
         record |= {f"{prefix}/{key}": v for key, v in values.items()}
@@ -328,3 +341,79 @@ def _end_epoch(
     if stop:
         m.active = False
         m.final = stacked.member_state(k)
+
+
+_local = threading.local()
+
+
+def current_rendezvous() -> Rendezvous | None:
+    """The rendezvous of the ensemble member this thread runs, if any."""
+    return getattr(_local, "rendezvous", None)
+
+
+class Rendezvous:
+    """Where the members' runs (one thread each) meet to train together.
+
+    Each member's run goes on alone, one member at a time (``turn``), until its task calls
+    ``Trainer.fit``; :meth:`submit` then waits until every member still running has arrived,
+    the last to arrive trains them all (:func:`fit_ensemble`), and each run continues with its
+    own evaluation and records, again one at a time. A run that ends before training (an
+    error) :meth:`depart`\ s, so the others do not wait for it.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.expected, self.members, self.done = n, [], False
+        self.turn = threading.Lock()
+        self._cond = threading.Condition()
+
+    def enter(self) -> None:
+        """Start a member's run in this thread (waits for its turn)."""
+        self.turn.acquire()
+        _local.rendezvous, _local.submitted = self, False
+
+    def leave(self) -> None:
+        """End a member's run in this thread."""
+        if not _local.submitted:
+            self._depart()
+        _local.rendezvous = None
+        self.turn.release()
+
+    def _ready(self) -> bool:
+        return not self.done and bool(self.members) and len(self.members) == self.expected
+
+    def _train(self) -> None:
+        try:
+            fit_ensemble(self.members)
+        except BaseException as error:  # every member fails with it
+            for m in self.members:
+                m.error = m.error or error
+        with self._cond:
+            self.done = True
+            self._cond.notify_all()
+
+    def submit(self, member: EnsembleMember) -> EnsembleMember:
+        """Train ``member`` with the others; returns it trained (or holding its error)."""
+        if _local.submitted:
+            raise RuntimeError(
+                "trainer.ensemble trains one model per run, but this task trains more"
+            )
+        _local.submitted = True
+        with self._cond:
+            self.members.append(member)
+            ready = self._ready()
+        if ready:
+            self._train()
+            return member
+        self.turn.release()
+        with self._cond:
+            while not self.done:
+                self._cond.wait()
+        self.turn.acquire()
+        return member
+
+    def _depart(self) -> None:
+        with self._cond:
+            self.expected -= 1
+            ready = self._ready()
+        if ready:
+            self._train()
