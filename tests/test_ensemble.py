@@ -50,9 +50,13 @@ def _together(tmp_path, regularised: bool, **kw) -> list[EnsembleMember]:
         fit, val, test = _splits(seed)
         members.append(
             EnsembleMember(
-                _trainer(seed, **kw), _objective(seed, regularised), fit, val,
-                tmp_path / f"member{seed}", test=test,
-            )  # fmt: skip
+                _trainer(seed, **kw),
+                _objective(seed, regularised),
+                fit,
+                val,
+                tmp_path / f"member{seed}",
+                test=test,
+            )
         )
     return fit_ensemble(members)
 
@@ -84,14 +88,15 @@ def test_batch_norm_statistics_are_each_members_own(tmp_path):
     members = _together(tmp_path, regularised=True)
     means = [m.model.state_dict()["model.encoder.1.running_mean"] for m in members]
     assert not torch.equal(means[0], means[1])
-    assert all(int(m.model.state_dict()["model.encoder.1.num_batches_tracked"]) > 0
-               for m in members)  # fmt: skip
+    assert all(
+        int(m.model.state_dict()["model.encoder.1.num_batches_tracked"]) > 0 for m in members
+    )
 
 
 def test_a_member_with_a_non_finite_loss_fails_alone(tmp_path):
     members = []
     for seed in SEEDS[:2]:
-        fit, val, test = _splits(seed)
+        fit, val, _ = _splits(seed)
         if seed == SEEDS[1]:
             fit = TensorDataset(fit.tensors[0] * float("nan"), fit.tensors[1])
         members.append(

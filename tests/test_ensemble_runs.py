@@ -13,11 +13,20 @@ from topoexp.run import preflight, run
 
 SEEDS = (5, 8)
 ONE_CLASS = [
-    "task=one_class", "model=corel", "loss=none", "evaluator=one_class", "dataset=patterns",
-    "logger=none", "trainer.max_epochs=2", "trainer.progress=false", "evaluator.m_values=[5]",
-    "evaluator.runs=1", "task.death_time_batches=2", "task.death_time_batch_size=5",
+    "task=one_class",
+    "model=corel",
+    "loss=none",
+    "evaluator=one_class",
+    "dataset=patterns",
+    "logger=none",
+    "trainer.max_epochs=2",
+    "trainer.progress=false",
+    "evaluator.m_values=[5]",
+    "evaluator.runs=1",
+    "task.death_time_batches=2",
+    "task.death_time_batch_size=5",
     "objective=auc_m5",
-]  # fmt: skip
+]
 
 
 def _files(run_dir) -> set[str]:
@@ -60,7 +69,7 @@ def test_members_write_the_directories_of_their_single_runs(tmp_path, overrides)
 
 
 def test_an_ensemble_does_not_resume_and_its_seeds_do_not_repeat(tmp_path):
-    with pytest.raises(ConfigError, match="trainer.ensemble") as info:
+    with pytest.raises(ConfigError, match=r"trainer\.ensemble") as info:
         preflight(compose([*TINY, "trainer.ensemble=[1,2]", "trainer.resume=true"], tmp_path))
     assert "resume" in str(info.value)
     with pytest.raises(ConfigError, match="repeat"):

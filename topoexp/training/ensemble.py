@@ -42,7 +42,13 @@ from topoexp.training.batches import epoch_batches
 from topoexp.training.checkpoint import LAST, LoopState, load_best, save_best, save_checkpoint
 from topoexp.training.engine import NonFiniteLossError
 
-__all__ = ["EnsembleMember", "Rendezvous", "StackedObjectives", "current_rendezvous", "fit_ensemble"]
+__all__ = [
+    "EnsembleMember",
+    "Rendezvous",
+    "StackedObjectives",
+    "current_rendezvous",
+    "fit_ensemble",
+]
 
 log = logging.getLogger("topoexp")
 
@@ -108,8 +114,9 @@ class _Calls(nn.Module):
         model = self.objective.model
         x_hat = model.decode(z)
         recon, parts = model._reconstruction_term(x, x_hat, extra)
-        parts = {k: torch.as_tensor(v, dtype=recon.dtype, device=recon.device)
-                 for k, v in parts.items()}  # fmt: skip
+        parts = {
+            k: torch.as_tensor(v, dtype=recon.dtype, device=recon.device) for k, v in parts.items()
+        }
         return x_hat, recon, parts, self._now()
 
 
@@ -133,18 +140,18 @@ class StackedObjectives:
             return functional_call(self.template, (params, buffers), (stage, *args))
 
         in_dims = (0, 0, *([0] * len(inputs)))
-        out = vmap(one, in_dims=in_dims, randomness="different")(
-            self.params, self.buffers, *inputs
-        )
+        out = vmap(one, in_dims=in_dims, randomness="different")(self.params, self.buffers, *inputs)
         *values, buffers = out
         self.buffers = {name: b.detach() for name, b in buffers.items()}
         return values
 
     def _regulariser(self, key: str, member: int, outputs: ModelOutputs) -> Any:
         prefix = f"objective.regularisers.{key}."
-        state = {name[len(prefix) :]: t[member]
-                 for name, t in (*self.params.items(), *self.buffers.items())
-                 if name.startswith(prefix)}  # fmt: skip
+        state = {
+            name[len(prefix) :]: t[member]
+            for name, t in (*self.params.items(), *self.buffers.items())
+            if name.startswith(prefix)
+        }
         module = self.objective.regularisers[key]
         return functional_call(module, state, (outputs,))
 
@@ -179,8 +186,10 @@ class StackedObjectives:
     def member_state(self, k: int) -> dict[str, Tensor]:
         """Member ``k``'s ``state_dict`` (of its objective), detached copies."""
         prefix = "objective."
-        return {name[len(prefix) :]: t[k].detach().clone()
-                for name, t in (*self.params.items(), *self.buffers.items())}  # fmt: skip
+        return {
+            name[len(prefix) :]: t[k].detach().clone()
+            for name, t in (*self.params.items(), *self.buffers.items())
+        }
 
     def load_member(self, k: int, module: nn.Module) -> None:
         """Copy member ``k``'s parameters and buffers (non-persistent ones too) into
@@ -236,10 +245,17 @@ def fit_ensemble(members: Sequence[EnsembleMember]) -> list[EnsembleMember]:
         return epoch_batches(trainer.batches, dataset, size, False, True, None, device)
 
     sources = [
-        epoch_batches(trainer.batches, m.fit_data, size, True, trainer.drop_last,
-                      torch.Generator().manual_seed(m.trainer.seed), device)
+        epoch_batches(
+            trainer.batches,
+            m.fit_data,
+            size,
+            True,
+            trainer.drop_last,
+            torch.Generator().manual_seed(m.trainer.seed),
+            device,
+        )
         for m in members
-    ]  # fmt: skip
+    ]
     checks = [
         [("val", m.validation, unshuffled(m.validation))]
         + ([("test", m.test, unshuffled(m.test))] if m.test is not None else [])
@@ -265,11 +281,18 @@ def fit_ensemble(members: Sequence[EnsembleMember]) -> list[EnsembleMember]:
                     continue
                 losses[k].append(value)
                 m.state.iteration += 1
-                if m.on_step is not None and m.trainer.log_every and step % m.trainer.log_every == 0:
+                every = m.trainer.log_every
+                if m.on_step is not None and every and step % every == 0:
                     floats = _as_floats(parts, loss.device)
-                    m.on_step({"epoch": epoch, "step": step,
-                               "global_step": epoch * len(sources[k]) + step, "train/loss": value,
-                               **{f"train/{key}": v for key, v in floats.items()}})  # fmt: skip
+                    m.on_step(
+                        {
+                            "epoch": epoch,
+                            "step": step,
+                            "global_step": epoch * len(sources[k]) + step,
+                            "train/loss": value,
+                            **{f"train/{key}": v for key, v in floats.items()},
+                        }
+                    )
                 total = loss if total is None else total + loss
             optimizer.zero_grad(set_to_none=True)
             if total is not None:
@@ -321,7 +344,8 @@ def _end_epoch(
         record |= {f"{prefix}/{key}": v for key, v in values.items()}
     value = record["val/loss"]
     if not math.isfinite(value):
-        _fail(m, f"non-finite loss {{'val/loss': {value}}} on the validation split at epoch {epoch}")
+        where = f"on the validation split at epoch {epoch}"
+        _fail(m, f"non-finite loss {{'val/loss': {value}}} {where}")
         return
     if value < state.best_val:
         state.best_val, state.best_epoch, state.bad_epochs = value, epoch, 0
@@ -336,8 +360,14 @@ def _end_epoch(
     save_checkpoint(m.checkpoint_dir / LAST, {"model": m.model}, {}, state)
     if m.on_epoch is not None:
         m.on_epoch(record, state)
-    log.info("member seed %d, epoch %d: train %.5g, validation %.5g%s", m.trainer.seed,
-             epoch + 1, record["train/loss"], value, " *" if state.best_epoch == epoch else "")  # fmt: skip
+    log.info(
+        "member seed %d, epoch %d: train %.5g, validation %.5g%s",
+        m.trainer.seed,
+        epoch + 1,
+        record["train/loss"],
+        value,
+        " *" if state.best_epoch == epoch else "",
+    )
     if stop:
         m.active = False
         m.final = stacked.member_state(k)
@@ -358,7 +388,7 @@ class Rendezvous:
     ``Trainer.fit``; :meth:`submit` then waits until every member still running has arrived,
     the last to arrive trains them all (:func:`fit_ensemble`), and each run continues with its
     own evaluation and records, again one at a time. A run that ends before training (an
-    error) :meth:`depart`\ s, so the others do not wait for it.
+    error) departs from it in :meth:`leave`, so the others do not wait for it.
     """
 
     def __init__(self, n: int) -> None:

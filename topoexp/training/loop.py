@@ -166,8 +166,9 @@ class Trainer:
         rendezvous = current_rendezvous()
         if rendezvous is not None:
             member = rendezvous.submit(
-                EnsembleMember(self, model, fit_data, validation, checkpoint_dir, test,
-                               on_epoch, on_step)  # fmt: skip
+                EnsembleMember(
+                    self, model, fit_data, validation, checkpoint_dir, test, on_epoch, on_step
+                )
             )
             if member.error is not None:
                 raise member.error
