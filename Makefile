@@ -11,7 +11,7 @@ REFERENCE ?= results/reference
 # The data root, as for `python -m topoexp`: <repository>/data unless TOPOEXP_DATA_DIR is set.
 export TOPOEXP_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: help install run test test-full lint format bench report reproduce-spheres report-spheres \
+.PHONY: help install run test test-full lint format bench bench-device report reproduce-spheres report-spheres \
   reproduce-study reproduce-perplexity reproduce-mnist reproduce-fmnist reproduce-cifar10 \
   reproduce-cifar clean
 
@@ -55,6 +55,14 @@ bench: install  ## benchmarks, each a ratio against a peer measured in the same 
 	$(PY) benchmarks/bench_homreg.py --root $(TOPOEXP_DATA_DIR) --json results/bench/homreg.json
 	$(PY) benchmarks/bench_topmodel_features.py --mnist-root $(TOPOEXP_DATA_DIR) --json results/bench/topmodel_features.json
 	$(PY) benchmarks/bench_generator_prior.py --json results/bench/generator_prior.json
+	$(PY) benchmarks/bench_ensemble.py --json results/bench/ensemble.json
+	$(PY) benchmarks/bench_data_path.py --root $(TOPOEXP_DATA_DIR) --json results/bench/data_path.json
+	$(PY) benchmarks/protocol_flops.py --json results/bench/protocol_flops.json
+
+bench-device: install  ## on a GPU machine: each protocol's ensemble epoch, the CUDA pairing and COREL step
+	$(PY) benchmarks/bench_device_protocols.py --json results/bench/device_protocols.json
+	$(PY) benchmarks/bench_pairing.py --json results/bench/pairing_cuda.json
+	$(PY) benchmarks/bench_corel.py --json results/bench/corel_cuda.json
 
 report: install  ## results/index.html and results/README.md: every paper's tables, claims, figures (conf/report/*.yaml)
 	$(PY) -m topoexp.report

@@ -79,9 +79,10 @@ def run_ensemble(
     io.write_json(output_dir / "ensemble.json", summary)
     failed = [s for s in seeds if outcomes.get(s, {}).get("state") != "completed"]
     if failed:
+        reasons = sorted({outcomes.get(s, {}).get("error", "no outcome") for s in failed})
         error = RuntimeError(
-            f"{len(failed)} of {len(seeds)} ensemble members failed (seeds {failed}); "
-            f"see their status.json under {output_dir}"
+            f"{len(failed)} of {len(seeds)} ensemble members failed (seeds {failed}): "
+            f"{'; '.join(reasons)}; see their status.json under {output_dir}"
         )
         record.fail(error)
         raise error
