@@ -1,8 +1,9 @@
 """The report's content, built from the specs and the committed results (no rendering here).
 
 :func:`build_report` reads every spec of ``conf/report/``, builds its tables with
-:mod:`topoexp.report.tables`, loads the claims of its result directories, their provenance, and
-counts the summary: cells within tolerance out of cells compared, claims by verdict.
+:mod:`topoexp.report.tables`, decides its claims (:mod:`topoexp.report.verdicts`), reads the
+provenance of its result directories, and counts the summary: cells within tolerance out of cells
+compared, claims by verdict.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from topoexp.report import tables
-from topoexp.report.claims import Claim, load_claims
 from topoexp.report.spec import PaperSpec, ResultsSpec, SpecError, TableSpec, load_specs
 from topoexp.report.verdicts import Verdict, decide
 
@@ -79,7 +79,7 @@ class Provenance:
 @dataclass
 class ResultsPart:
     spec: ResultsSpec
-    claims: list[Claim | Verdict]
+    claims: list[Verdict]
     provenance: Provenance
 
 
@@ -128,7 +128,7 @@ class Section:
     summary: Summary
 
     @property
-    def claims(self) -> Iterator[tuple[ResultsPart, Claim]]:
+    def claims(self) -> Iterator[tuple[ResultsPart, Verdict]]:
         for part in self.parts:
             for claim in part.claims:
                 yield part, claim
@@ -152,7 +152,14 @@ def _source(spec: TableSpec, root: Path) -> pd.DataFrame:
     path = root / spec.source
     if not path.is_file():
         raise SpecError(f"table {spec.id}: source {spec.source} does not exist")
-    frame = _filter(pd.read_csv(path), spec.where, f"table {spec.id}")
+    if spec.records is not None:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or not isinstance(data.get(spec.records), list):
+            raise SpecError(f"table {spec.id}: {spec.source} has no list {spec.records!r}")
+        frame = pd.json_normalize(data[spec.records])
+    else:
+        frame = pd.read_csv(path)
+    frame = _filter(frame, spec.where, f"table {spec.id}")
     if spec.pivot is not None:
         p = spec.pivot
         frame = frame.pivot_table(
@@ -185,7 +192,9 @@ def _ours(spec: TableSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]
         out["n"] = frame[count].to_numpy() if count in frame else np.nan
     rank = {v: i for i, v in enumerate(spec.order)}
     ordered = sorted(out.index, key=lambda k: rank.get(str(k[0]), len(rank)))
-    return out.loc[ordered], metrics
+    out = out.loc[ordered]
+    out.attrs["std_ddof"] = spec.std_ddof
+    return out, metrics
 
 
 def build_table(spec: TableSpec, root: Path) -> BuiltTable:
@@ -303,17 +312,18 @@ def build_section(spec: PaperSpec, root: Path) -> Section:
         directory = root / results.path
         if not (directory / "README.md").is_file():
             raise SpecError(f"{spec.source_file}: results {results.path} has no README.md")
-        claims_file = directory / "claims.yaml"
-        legacy = claims_file.is_file() and results.legacy_claims
-        claims = load_claims(claims_file) if legacy else []
-        parts.append(ResultsPart(results, claims, provenance(root, directory)))
-        summary.verdicts.update(c.verdict for c in claims)
+        if (directory / "claims.yaml").is_file():
+            raise SpecError(
+                f"{spec.source_file}: {results.path}/claims.yaml: transcribed verdicts are gone; "
+                "state each claim as a rule (claims: in the spec)"
+            )
+        parts.append(ResultsPart(results, [], provenance(root, directory)))
     if spec.claims:
         by_id = {t.spec.id: t.ours for t in built}
         paths = [p.spec.path for p in parts]
         decided = []
         for rule in spec.claims:
-            verdict = decide(rule, by_id.get(rule.table))
+            verdict = decide(rule, by_id)
             index = paths.index(rule.results) if rule.results in paths else 0
             parts[index].claims.append(verdict)
             decided.append(verdict)

@@ -12,19 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
-from topoexp.report.claims import slug
+from topoexp.report.claims import fill_markers, slug
 from topoexp.report.page import BuiltTable, Report, ResultsPart, Section, Summary
 from topoexp.report.tables import fmt
-from topoexp.report.verdicts import Verdict
+from topoexp.report.verdicts import CATEGORIES
 
 __all__ = ["html_page", "markdown_page"]
 
 TITLE = "topoexp: what is reproduced"
 VERDICT_CLASS = {
     "reproduced": "ok",
-    "reproduced at a reduced budget": "partly",
+    "reproduced at a reduced budget": "reduced",
     "inconclusive": "none",
-    "partly reproduced": "partly",
     "not reproduced": "bad",
     "not run": "none",
 }
@@ -42,7 +41,7 @@ th{background:#f3f3f5}td.num{text-align:right;white-space:nowrap}
 td.num span{display:block}.paper{color:#555}.dev{color:#777;font-size:.8em}
 td.out{background:#fde2e1}td.in{background:#e6f4ea}
 .verdict{display:inline-block;padding:0 .4em;border-radius:.3em;white-space:nowrap;font-weight:600}
-.verdict.ok{background:#e6f4ea;color:#1e6b34}.verdict.partly{background:#fff3d6;color:#7a5600}
+.verdict.ok{background:#e6f4ea;color:#1e6b34}.verdict.reduced{background:#fff3d6;color:#7a5600}
 .verdict.bad{background:#fde2e1;color:#9b1c1c}.verdict.none{background:#eceff3;color:#444}
 .claims td{min-width:9rem}.claims td:first-child{min-width:14rem}
 figure{margin:1rem 0}img{max-width:100%;height:auto;border:1px solid #eee}
@@ -62,14 +61,7 @@ def _dev(value: float) -> str:
     return "" if not np.isfinite(value) else f"{value * 100:+.1f} %"
 
 
-COLUMNS = (
-    "reproduced",
-    "reproduced at a reduced budget",
-    "partly reproduced",
-    "inconclusive",
-    "not reproduced",
-    "not run",
-)
+COLUMNS = CATEGORIES
 
 
 def _budget(s: Summary) -> str:
@@ -79,7 +71,7 @@ def _budget(s: Summary) -> str:
 
 def _summary_line(s: Summary) -> str:
     v = s.verdicts
-    claims = ", ".join(f"{v[c]} {c}" for c in COLUMNS if v[c] or c != "partly reproduced")
+    claims = ", ".join(f"{v[c]} {c}" for c in COLUMNS)
     return (
         f"{s.cells_within} of {s.cells_compared} cells compared within tolerance "
         f"({s.cells_context} beside another definition, shown as context; "
@@ -189,14 +181,9 @@ def _html_claims(section: Section, root: Path, out_dir: Path) -> str:
     for part, claim in section.claims:
         readme = _rel(f"{part.spec.path}/README.md", root, out_dir)
         verdict = claim.verdict
-        own = (
-            f"<br><small>README: {escape(claim.readme_verdict)}</small>"
-            if claim.readme_verdict
-            else ""
-        )
         rows.append(
             f'<tr data-claim="{escape(claim.id)}"><td>{_inline(claim.claim)}</td>'
-            f'<td><span class="verdict {VERDICT_CLASS[verdict]}">{verdict}</span>{own}</td>'
+            f'<td><span class="verdict {VERDICT_CLASS[verdict]}">{verdict}</span></td>'
             f"<td>{_inline(claim.numbers)}</td>"
             f'<td><a href="{escape(readme)}#{slug(claim.section)}">'
             f"{escape(_short(part.spec.path))}: {escape(claim.section)}</a></td></tr>"
@@ -356,9 +343,7 @@ def _md_section(section: Section, root: Path, out_dir: Path) -> list[str]:
         lines += ["| claim | verdict | numbers / why | decided in |", "|---|---|---|---|"]
         for part, c in claims:
             readme = _rel(f"{part.spec.path}/README.md", root, out_dir)
-            verdict = f"**{c.verdict}**" + (
-                f" (README: {c.readme_verdict})" if c.readme_verdict else ""
-            )
+            verdict = f"**{c.verdict}**"
             where = f"[{_short(part.spec.path)}: {c.section}]({readme}#{slug(c.section)})"
             lines.append(f"| {_md(c.claim)} | {_md(verdict)} | {_md(c.numbers)} | {_md(where)} |")
     else:
@@ -431,7 +416,7 @@ def markdown_page(report: Report, root: Path, out_dir: Path) -> str:
 
 def verdicts_markdown(section: Section, part: ResultsPart) -> str:
     """``<results>/verdicts.md``: the claims of ``part`` decided by rules (empty if none)."""
-    decided = [c for c in part.claims if isinstance(c, Verdict)]
+    decided = list(part.claims)
     if not decided:
         return ""
     lines = [
@@ -452,12 +437,16 @@ BEGIN, END = "<!-- verdicts: written by make report -->", "<!-- /verdicts -->"
 
 def verdict_lines(part: ResultsPart) -> list[str]:
     """One bullet per rule-decided claim of ``part``: the claim and its computed verdict."""
-    return [f"- {c.claim}: **{c.verdict}**" for c in part.claims if isinstance(c, Verdict)]
+    return [f"- {c.claim}: **{c.verdict}**" for c in part.claims]
 
 
 def with_verdicts(readme: str, section: Section, part: ResultsPart) -> str:
     """``readme`` with its verdicts block (between the markers) set to the computed verdicts;
-    a README without the block gets a ``## Verdicts`` section at the end."""
+    a README without the block gets a ``## Verdicts`` section at the end; every inline verdict
+    marker (:mod:`topoexp.report.claims`) gets its claim's computed verdict."""
+    readme = fill_markers(
+        readme, {c.id: c.verdict for c in part.claims}, f"{part.spec.path}/README.md"
+    )
     block = "\n".join(
         [
             BEGIN,

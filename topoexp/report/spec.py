@@ -7,12 +7,14 @@ repository root; reference CSVs relative to ``results/reference/``)::
     order: 10                     # sections sorted by it
     title: Topological Autoencoders (ICML 2020)
     citation: Moor, Horn, Rieck, Borgwardt
-    results:                      # result directories: README.md, claims.yaml, provenance.json
+    results:                      # result directories: README.md, provenance.json
       - {path: results/spheres, command: make reproduce-spheres, budget: "..."}
     tables:
       - id: spheres
         title: SPHERES, Table 1
-        source: results/spheres/runs.csv
+        source: results/spheres/runs.csv   # a CSV, or a JSON file with `records` below
+        records: null             # JSON source: the key of its list of records (nested keys
+                                  # flattened with dots: ratios.regularised / plain)
         kind: runs                # runs (one row per run, aggregated over seeds) | aggregated
                                   # (<metric>_mean, <metric>_std, n_seeds) | values (one value)
         where: {dataset: spheres} # rows of the source kept
@@ -21,6 +23,7 @@ repository root; reference CSVs relative to ``results/reference/``)::
         metrics: [kl_0.1, rmse]
         labels: {pca: PCA}        # display names of key values and metrics
         pivot: null               # {index: [beta, n], columns: method, values: mean}
+        std_ddof: 0               # aggregated: the std's ddof (the claims' standard errors)
         reference:                # the paper's values (optional)
           csv: topoae_table1.csv
           where: {dataset: spheres}
@@ -43,8 +46,8 @@ import yaml
 from annotated_types import Gt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from topoexp.report.rules import ClaimRule
 from topoexp.report.tables import Tolerance
-from topoexp.report.verdicts import ClaimRule
 
 __all__ = ["PaperSpec", "SpecError", "TableSpec", "load_spec", "load_specs"]
 
@@ -81,6 +84,7 @@ class TableSpec(_Strict):
     id: str
     title: str
     source: str
+    records: str | None = None
     kind: Literal["runs", "aggregated", "values"] = "runs"
     where: dict[str, str | int | float] = Field(default_factory=dict)
     rows: list[str]
@@ -88,6 +92,7 @@ class TableSpec(_Strict):
     metrics: list[str] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
     pivot: PivotSpec | None = None
+    std_ddof: Literal[0, 1] = 0
     reference: ReferenceSpec | None = None
     tolerance: ToleranceSpec | None = None
     bounded: list[str] = Field(
@@ -118,7 +123,6 @@ class ResultsSpec(_Strict):
     path: str
     command: str = ""
     budget: str = ""
-    legacy_claims: bool = True  # false: its claims.yaml is replaced by the spec's rules
 
 
 class PaperSpec(_Strict):
@@ -163,8 +167,11 @@ def load_spec(path: Path) -> PaperSpec:
     for i, rule in enumerate(spec.claims):
         if rule.results and rule.results not in paths:
             raise SpecError(f"{path}: claims.{i}.results: {rule.results!r} is not in {paths}")
-        if rule.kind != "not_run" and rule.table not in ids:
-            raise SpecError(f"{path}: claims.{i}.table: {rule.table!r} is not a table id ({ids})")
+        if rule.kind == "not_run":
+            continue
+        for table in rule.tables:
+            if table not in ids:
+                raise SpecError(f"{path}: claims.{i}.table: {table!r} is not a table id ({ids})")
     claim_ids = [c.id for c in spec.claims]
     if len(set(claim_ids)) != len(claim_ids):
         raise SpecError(f"{path}: claims: ids must be unique, got {claim_ids}")
