@@ -27,9 +27,10 @@ class Cell:
     mean: float
     se: float | None  # None: no noise known (fewer than two seeds, no std)
     n: int | None  # None: a single value (no seeds)
+    spread: str = "se"  # what ``se`` is: the standard error over seeds, or the value's std
 
     def text(self, digits: int = 4) -> str:
-        spread = f" ± {self.se:.3g}" if self.se is not None else ""
+        spread = f" ± {self.se:.3g} ({self.spread})" if self.se is not None else ""
         seeds = f", {self.n} seed{'s' if self.n != 1 else ''}" if self.n is not None else ""
         return f"{self.label} {self.mean:.{digits}g}{spread}{seeds}"
 
@@ -72,7 +73,7 @@ def fetch(ours: pd.DataFrame, key: tuple, metric: str, noise: str = "se") -> Cel
         se = std if np.isfinite(std) else None
     elif n is not None and n >= 2 and np.isfinite(std):
         se = std / math.sqrt(n - 1 + int(ours.attrs.get("std_ddof", 0)))
-    return Cell(", ".join(str(v) for v in key), mean, se, n)
+    return Cell(", ".join(str(v) for v in key), mean, se, n, "std" if noise == "std" else "se")
 
 
 def noise(cells: list[Cell], margin: float) -> float:
