@@ -119,15 +119,18 @@ def test_toy_spec_end_to_end(tmp_path):
     spec["claims"][0] |= {"min_seeds": 1, "protocol": {"seeds": 1}}
     path.write_text(yaml.safe_dump(spec, allow_unicode=True))
     report = write_report(tmp_path, tmp_path / "results")
-    # a: mean 2 vs 2.1 (−4.8 %, within 10 %); b: 5 vs 4 (+25 %, outside)
+    # a: mean 2 vs 2.1 over 2 seeds (sample std √2): tolerance from our seeds,
+    # 2 · √2 · √(1/2 + 1/5) + 0.05 (half the paper's last digit) = 2.42, within;
+    # b: one seed, the default ±10 % of 4 = 0.4: 5 vs 4 (+25 %) outside
     assert (report.summary.cells_within, report.summary.cells_compared) == (1, 2)
     # b's single seed (5) against a's 2 ± 1: no noise on b, a's se 1 / 1 = 1; gap 3 > 2
     assert report.summary.claims_reproduced == 1 and report.summary.claims_checked == 1
     readme = (toy / "README.md").read_text()
     assert "The toy claim: <!-- verdict:c -->**reproduced**<!-- /verdict -->." in readme
     md = (tmp_path / "results" / "README.md").read_text()
-    assert "| a | 2 | 2 ± 1 (2.1, -4.8 %) |" in md
-    assert "| b | 1 | 5 (4, +25.0 %) † |" in md
+    assert "| a | 2 | 2 ± 1 (2.1, -4.8 %; tol ±2.42 (our seeds)) |" in md
+    assert "| b | 1 | 5 (4, +25.0 %; tol ±0.4000 (default)) † |" in md
+    assert "Tolerance per cell from: our seeds 1, default 1." in md
     assert "![a figure](toy/f.png)" in md
     page = (tmp_path / "results" / "index.html").read_text()
     assert 'src="toy/f.png"' in page and 'href="toy/README.md#verdicts"' in page

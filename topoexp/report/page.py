@@ -216,15 +216,18 @@ def build_table(spec: TableSpec, root: Path) -> BuiltTable:
         reference_keys=ref.keys if ref else None,
         reference_columns=ref.columns if ref else None,
         std_suffix=ref.std_suffix if ref else "_std",
+        ddof=spec.std_ddof,
     )
     if ref is None or ref.context:
         long["within"] = None
+        long["tolerance"], long["tolerance_source"] = np.nan, ""
     long["within"] = long["within"].astype(object)
     _judge_bounded(long, spec.bounded)
     if spec.saturated_at is not None:
         level = spec.saturated_at
         long["saturated"] = (long["ours_mean"] >= level) & (long["paper"] >= level)
         long.loc[long["saturated"], "within"] = None
+        long.loc[long["saturated"], "tolerance_source"] = ""
     built = BuiltTable(
         spec, long, metrics, list(ours.index), reference is not None, tolerance, ours
     )

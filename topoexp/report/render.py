@@ -15,6 +15,7 @@ import numpy as np
 from topoexp.report.claims import fill_markers, slug
 from topoexp.report.page import BuiltTable, Report, ResultsPart, Section, Summary
 from topoexp.report.tables import fmt
+from topoexp.report.tolerance import SOURCES
 from topoexp.report.verdicts import CATEGORIES
 
 __all__ = ["html_page", "markdown_page"]
@@ -38,7 +39,7 @@ nav ul{display:flex;flex-wrap:wrap;gap:.3rem 1rem;padding:0;list-style:none}
 table{border-collapse:collapse;font-size:.85rem}
 th,td{border:1px solid #d5d5da;padding:.25rem .45rem;vertical-align:top;text-align:left}
 th{background:#f3f3f5}td.num{text-align:right;white-space:nowrap}
-td.num span{display:block}.paper{color:#555}.dev{color:#777;font-size:.8em}
+td.num span{display:block}.paper{color:#555}.dev,.tol{color:#777;font-size:.8em}
 td.out{background:#fde2e1}td.in{background:#e6f4ea}
 .verdict{display:inline-block;padding:0 .4em;border-radius:.3em;white-space:nowrap;font-weight:600}
 .verdict.ok{background:#e6f4ea;color:#1e6b34}.verdict.reduced{background:#fff3d6;color:#7a5600}
@@ -82,6 +83,23 @@ def _summary_line(s: Summary) -> str:
     )
 
 
+def _tol(cell) -> str:
+    """A compared cell's tolerance and its source: ``tol ±0.013 (our seeds)``."""
+    source = cell.get("tolerance_source", "")
+    if cell.within is None or not source or not np.isfinite(cell.get("tolerance", np.nan)):
+        return ""
+    return f"tol ±{fmt(cell.tolerance)} ({SOURCES[source]})"
+
+
+def _sources(table: BuiltTable) -> str:
+    compared = table.long[table.long["within"].notna()]
+    counts = compared["tolerance_source"].value_counts()
+    if counts.empty:
+        return ""
+    parts = [f"{SOURCES[s]} {counts[s]}" for s in SOURCES if s in counts]
+    return " Tolerance per cell from: " + ", ".join(parts) + "."
+
+
 def _legend(table: BuiltTable) -> str:
     ref = table.spec.reference
     if ref is None:
@@ -92,7 +110,9 @@ def _legend(table: BuiltTable) -> str:
     return (
         f"Each cell: ours (mean ± std over the runs of the row), the paper's value "
         f"(`{ref.csv}`) and the deviation; † outside the tolerance: {table.tolerance.describe()}. "
-        f"{table.within} of {table.compared} cells compared are within it." + _extras(table)
+        f"{table.within} of {table.compared} cells compared are within it."
+        + _sources(table)
+        + _extras(table)
     )
 
 
@@ -133,6 +153,8 @@ def _html_cell(table: BuiltTable, row: tuple, metric: str) -> str:
         parts.append(f'<span class="paper">{label} {escape(paper)}</span>')
         if np.isfinite(cell.rel_dev):
             parts.append(f'<span class="dev">{_dev(cell.rel_dev)}</span>')
+        if _tol(cell):
+            parts.append(f'<span class="tol">{escape(_tol(cell))}</span>')
     css = {True: " in", False: " out"}.get(cell.within, "")  # type: ignore[call-overload]
     mark = " †" if cell.within is False else ""
     if mark:
@@ -307,7 +329,8 @@ def _md_cell(table: BuiltTable, row: tuple, metric: str) -> str:
         if np.isfinite(cell.paper_std):
             paper += f" ± {fmt(cell.paper_std)}"
         dev = _dev(cell.rel_dev)
-        text += f" ({paper}{', ' + dev if dev else ''})"
+        tol = f"; {_tol(cell)}" if _tol(cell) else ""
+        text += f" ({paper}{', ' + dev if dev else ''}{tol})"
     return text + (" †" if cell.within is False else "")
 
 

@@ -30,7 +30,8 @@ repository root; reference CSVs relative to ``results/reference/``)::
           keys: {method: method}  # our row key → its column (default: same name)
           columns: {bottleneck_h0: bottleneck}   # our metric → its column
           context: false          # true: shown beside ours, never compared (another regime)
-        tolerance: {kind: relative, value: 0.2}
+        tolerance: {kind: relative, value: 0.2}   # the default; first, per cell: the paper's
+                                  # std, else our seeds' spread (sources: [paper_std, seeds])
     figures:
       - {path: results/spheres/latents.png, caption: "..."}
 
@@ -57,11 +58,19 @@ class _Strict(BaseModel):
 
 
 class ToleranceSpec(_Strict):
+    """The default (``kind``, ``value``) and the cell's own noise tried first (``sources``;
+    :mod:`topoexp.report.tolerance`)."""
+
     kind: Literal["relative", "absolute", "paper_std"] = "relative"
     value: Annotated[float, Gt(0)] = 0.2
+    sources: list[Literal["paper_std", "seeds"]] = Field(
+        default_factory=lambda: ["paper_std", "seeds"]
+    )
+    k: Annotated[float, Gt(0)] = 2.0
+    paper_seeds: Annotated[int, Gt(0)] = 5
 
     def build(self) -> Tolerance:
-        return Tolerance(self.kind, self.value)
+        return Tolerance(self.kind, self.value, tuple(self.sources), self.k, self.paper_seeds)
 
 
 class ReferenceSpec(_Strict):
