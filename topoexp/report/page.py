@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from topoexp.report import tables
+from topoexp.report.budget import PartBudget, part_budget
 from topoexp.report.spec import PaperSpec, ResultsSpec, SpecError, TableSpec, load_specs
 from topoexp.report.verdicts import Verdict, decide
 
@@ -81,6 +82,7 @@ class ResultsPart:
     spec: ResultsSpec
     claims: list[Verdict]
     provenance: Provenance
+    budget: PartBudget | None = None
 
 
 @dataclass
@@ -93,11 +95,11 @@ class Summary:
     winners_agree: int = 0
     cells_not_run: int = 0
     verdicts: Counter = field(default_factory=Counter)
-    budget_shares: list[float] = field(default_factory=list)
+    budget_shares: list[float] = field(default_factory=list)  # one per results directory
 
     @property
     def budget_share(self) -> float | None:
-        """Mean share of the protocol's budget over the claims decided from numbers."""
+        """Mean share of the protocols' budgets (seeds × epochs) over the results directories."""
         return float(np.mean(self.budget_shares)) if self.budget_shares else None
 
     @property
@@ -331,7 +333,11 @@ def build_section(spec: PaperSpec, root: Path) -> Section:
             parts[index].claims.append(verdict)
             decided.append(verdict)
         summary.verdicts.update(v.verdict for v in decided)
-        summary.budget_shares += [v.budget_share for v in decided if v.budget_share is not None]
+    paths = [r.path for r in spec.results]
+    for part in parts:
+        part.budget = part_budget(part.spec, built, paths)
+        if part.budget is not None:
+            summary.budget_shares.append(part.budget.share)
     for cells in spec.not_run_cells:
         path = root / REFERENCE_DIR / cells.csv
         if not path.is_file():

@@ -79,8 +79,19 @@ def _summary_line(s: Summary) -> str:
         f"{s.cells_saturated} saturated; {s.cells_not_run} not run); "
         f"the paper's winner is ours in {s.winners_agree} of "
         f"{s.winners_checked} columns; claims: {claims}; "
-        f"budget: {_budget(s)} of the protocol's"
+        f"budget: {_budget(s)} of the protocol's (seeds × epochs)"
     )
+
+
+def _part_budget(part: ResultsPart) -> str:
+    b = part.budget
+    return "–" if b is None else f"{b.share * 100:.0f} % ({b.text})"
+
+
+def _budget_line(section: Section) -> str:
+    """Per results directory: its share of the protocol's seeds × epochs."""
+    parts = [f"{_short(p.spec.path)} {_part_budget(p)}" for p in section.parts]
+    return "Budget of the numbers against the protocol's (seeds × epochs): " + "; ".join(parts)
 
 
 def _tol(cell) -> str:
@@ -228,13 +239,15 @@ def _html_provenance(section: Section, root: Path, out_dir: Path) -> str:
         rows.append(
             f'<tr><td><a href="{escape(readme)}">{escape(part.spec.path)}</a></td>'
             f"<td><code>{escape(part.spec.command) or '–'}</code></td>"
-            f"<td>{_inline(part.spec.budget) or '–'}</td><td>{escape(seeds)}</td>"
+            f"<td>{_inline(part.spec.budget) or '–'}</td>"
+            f"<td>{escape(_part_budget(part))}</td><td>{escape(seeds)}</td>"
             f"<td>{p.n_runs if p.n_runs is not None else '–'}</td>"
             f"<td>{escape(p.describe(part.spec.command))}</td><td>{escape(p.date)}</td></tr>"
         )
     return (
         '<div class="table-wrap"><table class="provenance"><thead><tr><th>results</th>'
-        "<th>command</th><th>budget</th><th>seeds</th><th>runs</th><th>commit</th>"
+        "<th>command</th><th>budget</th><th>share of the protocol</th><th>seeds</th><th>runs</th>"
+        "<th>commit</th>"
         f"<th>date</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
@@ -252,6 +265,7 @@ def _html_section(section: Section, root: Path, out_dir: Path) -> str:
         f'<section id="{escape(spec.paper)}" class="paper" data-paper="{escape(spec.paper)}">'
         f"<h2>{escape(spec.title)}</h2>{citation}{intro}"
         f"<p><strong>{escape(_summary_line(section.summary))}</strong></p>"
+        f'<p class="note">{escape(_budget_line(section))}</p>'
         f"<h3>Claims</h3>{_html_claims(section, root, out_dir)}"
         + "".join(_html_table(t) for t in section.tables)
         + (f"<h3>Figures</h3>{figures}" if figures else "")
@@ -360,7 +374,8 @@ def _md_section(section: Section, root: Path, out_dir: Path) -> list[str]:
         lines += [spec.citation, ""]
     if spec.summary:
         lines += [spec.summary, ""]
-    lines += [f"**{_summary_line(section.summary)}**", "", "### Claims", ""]
+    lines += [f"**{_summary_line(section.summary)}**", "", _budget_line(section), ""]
+    lines += ["### Claims", ""]
     claims = list(section.claims)
     if claims:
         lines += ["| claim | verdict | numbers / why | decided in |", "|---|---|---|---|"]
@@ -386,8 +401,8 @@ def _md_section(section: Section, root: Path, out_dir: Path) -> list[str]:
     lines += [
         "### Provenance",
         "",
-        "| results | command | budget | seeds | runs | commit | date |",
-        "|---|---|---|---|---|---|---|",
+        "| results | command | budget | share of the protocol | seeds | runs | commit | date |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for part in section.parts:
         p = part.provenance
@@ -396,6 +411,7 @@ def _md_section(section: Section, root: Path, out_dir: Path) -> list[str]:
             f"[{part.spec.path}]({readme})",
             f"`{part.spec.command}`" if part.spec.command else "–",
             part.spec.budget or "–",
+            _part_budget(part),
             ", ".join(str(s) for s in p.seeds) or "–",
             str(p.n_runs) if p.n_runs is not None else "–",
             p.describe(part.spec.command),

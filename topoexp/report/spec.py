@@ -8,7 +8,8 @@ repository root; reference CSVs relative to ``results/reference/``)::
     title: Topological Autoencoders (ICML 2020)
     citation: Moor, Horn, Rieck, Borgwardt
     results:                      # result directories: README.md, provenance.json
-      - {path: results/spheres, command: make reproduce-spheres, budget: "..."}
+      - {path: results/spheres, command: make reproduce-spheres, budget: "...",
+         protocol: {seeds: 5, epochs: 100}, epochs: 100}   # the budget share: budget.py
     tables:
       - id: spheres
         title: SPHERES, Table 1
@@ -47,7 +48,7 @@ import yaml
 from annotated_types import Gt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from topoexp.report.rules import ClaimRule
+from topoexp.report.rules import Budget, ClaimRule
 from topoexp.report.tables import Tolerance
 
 __all__ = ["PaperSpec", "SpecError", "TableSpec", "load_spec", "load_specs"]
@@ -102,6 +103,7 @@ class TableSpec(_Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     pivot: PivotSpec | None = None
     std_ddof: Literal[0, 1] = 0
+    epochs: Annotated[float, Gt(0)] | None = None  # ours, where it differs from its results'
     reference: ReferenceSpec | None = None
     tolerance: ToleranceSpec | None = None
     bounded: list[str] = Field(
@@ -132,6 +134,9 @@ class ResultsSpec(_Strict):
     path: str
     command: str = ""
     budget: str = ""
+    protocol: Budget | None = None  # the paper's seeds and epochs (topoexp/report/budget.py)
+    seeds: Annotated[int, Gt(0)] | None = None  # ours, where a table counts no seeds per row
+    epochs: Annotated[float, Gt(0)] | None = None  # ours (a table's `epochs` overrides it)
 
 
 class PaperSpec(_Strict):
