@@ -21,6 +21,7 @@ import pandas as pd
 
 from topoexp.report import tables
 from topoexp.report.budget import PartBudget, part_budget
+from topoexp.report.rules import ClaimRule
 from topoexp.report.spec import PaperSpec, ResultsSpec, SpecError, TableSpec, load_specs
 from topoexp.report.verdicts import Verdict, decide
 
@@ -309,8 +310,19 @@ def provenance(root: Path, results: Path) -> Provenance:
     return Provenance(commits, sorted(seeds, key=str), runs, _git_date(root, dated), dirty, records)
 
 
+def _absent(rule: ClaimRule, missing: dict[str, str]) -> ClaimRule:
+    """``rule``, or ``not_run`` naming the sources of its optional tables not committed."""
+    absent = [missing[t] for t in rule.tables if t in missing]
+    if not absent or rule.kind == "not_run":
+        return rule
+    why = f"{', '.join(absent)} not committed" + (f": {rule.reason}" if rule.reason else "")
+    return rule.model_copy(update={"kind": "not_run", "reason": why})
+
+
 def build_section(spec: PaperSpec, root: Path) -> Section:
-    built = [build_table(t, root) for t in spec.tables]
+    missing = {t.id: t.source for t in spec.tables if t.optional}
+    missing = {k: v for k, v in missing.items() if not (root / v).is_file()}
+    built = [build_table(t, root) for t in spec.tables if t.id not in missing]
     parts = []
     summary = Summary()
     for results in spec.results:
@@ -328,7 +340,7 @@ def build_section(spec: PaperSpec, root: Path) -> Section:
         paths = [p.spec.path for p in parts]
         decided = []
         for rule in spec.claims:
-            verdict = decide(rule, by_id)
+            verdict = decide(_absent(rule, missing), by_id)
             index = paths.index(rule.results) if rule.results in paths else 0
             parts[index].claims.append(verdict)
             decided.append(verdict)

@@ -104,6 +104,7 @@ class TableSpec(_Strict):
     pivot: PivotSpec | None = None
     std_ddof: Literal[0, 1] = 0
     epochs: Annotated[float, Gt(0)] | None = None  # ours, where it differs from its results'
+    optional: bool = False  # a source not committed yet: the table is left out, its claims not run
     reference: ReferenceSpec | None = None
     tolerance: ToleranceSpec | None = None
     bounded: list[str] = Field(
