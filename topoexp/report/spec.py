@@ -49,7 +49,7 @@ from annotated_types import Gt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from topoexp.report.rules import Budget, ClaimRule
-from topoexp.report.tables import Tolerance
+from topoexp.report.tolerance import Tolerance
 
 __all__ = ["PaperSpec", "SpecError", "TableSpec", "load_spec", "load_specs"]
 
