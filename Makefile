@@ -131,23 +131,28 @@ STUDY_METRICS := kl_0.01 kl_0.1 kl_1 trust rmse bottleneck_h0 sliced_wasserstein
   bottleneck_h0_maxnorm sliced_wasserstein_h0_maxnorm bottleneck_h1_maxnorm sliced_wasserstein_h1_maxnorm
 
 STUDY_DATA ?= spheres
-STUDY_OUT ?= results/reproduction_study$(if $(filter-out spheres,$(STUDY_DATA)),/$(STUDY_DATA))
+# extra overrides for every run of the study, e.g. its own SPHERES definitions:
+# STUDY_FLAGS="dataset.standardise=false dataset.big_factor=20" (a budget run: its own folders)
+STUDY_FLAGS ?=
+STUDY_TAG = $(call budget_tag,$(STUDY_SEEDS),$(STUDY_SEEDS),$(STUDY_FLAGS))
+STUDY_RUNS = multirun/study$(if $(STUDY_TAG),-$(STUDY_TAG))
+STUDY_OUT ?= results/reproduction_study$(if $(filter-out spheres,$(STUDY_DATA)),/$(STUDY_DATA))$(if $(STUDY_TAG),/$(STUDY_TAG))
 
 reproduce-study: install  ## reproduction study (STUDY_DATA=spheres|mnist): TPE searches, 5 seeds at the best values, diagram distances; spheres adds the perplexity study
-	$(call guard_results,$(STUDY_OUT))
+	$(if $(STUDY_TAG),,$(call guard_results,$(STUDY_OUT)))
 	for m in topoae tsne umap; do \
-	  $(PY) -m topoexp -m +experiment=study/$(STUDY_DATA)_$$m +sweep=study/$(STUDY_DATA)_$$m $(RUN_FLAGS) \
-	    hydra.sweep.dir=multirun/study/sweep_$(STUDY_DATA)_$$m || exit 1; \
+	  $(PY) -m topoexp -m +experiment=study/$(STUDY_DATA)_$$m +sweep=study/$(STUDY_DATA)_$$m $(RUN_FLAGS) $(STUDY_FLAGS) \
+	    hydra.sweep.dir=$(STUDY_RUNS)/sweep_$(STUDY_DATA)_$$m || exit 1; \
 	done
-	$(PY) -m topoexp -m +experiment=study/$(STUDY_DATA)_ae seed=$(STUDY_SEEDS) $(RUN_FLAGS) \
-	  hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) hydra.sweep.dir=multirun/study/$(STUDY_DATA)/ae
+	$(PY) -m topoexp -m +experiment=study/$(STUDY_DATA)_ae seed=$(STUDY_SEEDS) $(RUN_FLAGS) $(STUDY_FLAGS) \
+	  hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) hydra.sweep.dir=$(STUDY_RUNS)/$(STUDY_DATA)/ae
 	for m in topoae tsne umap; do \
 	  $(PY) -m topoexp -m +experiment=study/$(STUDY_DATA)_$$m \
-	    $$($(PY) -m topoexp.report.sweeps multirun/study/sweep_$(STUDY_DATA)_$$m) \
-	    seed=$(STUDY_SEEDS) $(RUN_FLAGS) hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
-	    hydra.sweep.dir=multirun/study/$(STUDY_DATA)/$$m || exit 1; \
+	    $$($(PY) -m topoexp.report.sweeps $(STUDY_RUNS)/sweep_$(STUDY_DATA)_$$m) \
+	    seed=$(STUDY_SEEDS) $(RUN_FLAGS) $(STUDY_FLAGS) hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
+	    hydra.sweep.dir=$(STUDY_RUNS)/$(STUDY_DATA)/$$m || exit 1; \
 	done
-	$(PY) -m topoexp.report.table1 --dataset $(STUDY_DATA) --runs multirun/study/$(STUDY_DATA) --out $(STUDY_OUT) \
+	$(PY) -m topoexp.report.table1 --dataset $(STUDY_DATA) --runs $(STUDY_RUNS)/$(STUDY_DATA) --out $(STUDY_OUT) \
 	  --reference $(REFERENCE)/reproduction_study_table1.csv --metrics $(STUDY_METRICS) \
 	  --reference-column bottleneck_h0=bottleneck --reference-column sliced_wasserstein_h0=sliced_wasserstein
 	if [ "$(STUDY_DATA)" = spheres ]; then $(MAKE) reproduce-perplexity; fi
@@ -155,10 +160,10 @@ reproduce-study: install  ## reproduction study (STUDY_DATA=spheres|mnist): TPE 
 PERPLEXITIES ?= 5,30,50,100,250,500,750
 
 reproduce-perplexity: install  ## t-SNE perplexity study on SPHERES (study's Figure 8) into results/reproduction_study
-	$(call guard_results,results/reproduction_study/perplexity.csv)
-	$(PY) -m topoexp -m +experiment=study/spheres_tsne model.perplexity=$(PERPLEXITIES) $(RUN_FLAGS) \
-	  hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) hydra.sweep.dir=multirun/perplexity
-	$(PY) -m topoexp.report.perplexity --runs multirun/perplexity --out results/reproduction_study
+	$(if $(STUDY_TAG),,$(call guard_results,results/reproduction_study/perplexity.csv))
+	$(PY) -m topoexp -m +experiment=study/spheres_tsne model.perplexity=$(PERPLEXITIES) $(RUN_FLAGS) $(STUDY_FLAGS) \
+	  hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) hydra.sweep.dir=$(STUDY_RUNS)/perplexity
+	$(PY) -m topoexp.report.perplexity --runs $(STUDY_RUNS)/perplexity --out $(STUDY_OUT)
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache
