@@ -118,6 +118,7 @@ def pack(
     prefix: str = "runs",
 ) -> tuple[list[dict], list[Unit]]:
     """Write the archives into ``out_dir``; returns their records and the units left out."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     for unit in units:
         measure(root, unit)
     bins, dropped = plan(units, limit, max_archives)

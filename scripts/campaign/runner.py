@@ -32,6 +32,8 @@ from campaign.packing import PackingError, Unit, pack, select_files
 
 STDERR_TAIL = 3000
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM)
+#: The budget's clock (a test can replace it).
+clock = time.monotonic
 
 
 class Stop(Exception):
@@ -169,7 +171,7 @@ def execute(opts: Options, job: Job, argv: list[str], timeout: float) -> None:
     """Run one job into its directory; its outcome into ``job.record``."""
     run_dir = opts.runs / job.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
+    started = clock()
     job.record.update(status="running", started=_now(), command=" ".join(argv[1:]))
     stdout, stderr = run_dir / "stdout.log", run_dir / "stderr.log"
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
@@ -185,14 +187,14 @@ def execute(opts: Options, job: Job, argv: list[str], timeout: float) -> None:
         except BaseException:
             _stop_group(process)
             job.record.update(status="interrupted", returncode=process.returncode)
-            job.record["duration_s"] = round(time.monotonic() - started, 2)
+            job.record["duration_s"] = round(clock() - started, 2)
             raise
     status_file = run_dir / "status.json"
     run_status = read_json(status_file).get("status") if status_file.is_file() else None
     if state == "completed" and run_status not in (None, "completed"):
         state = "failed"
     job.record.update(status=state, returncode=returncode, run_status=run_status)
-    job.record["duration_s"] = round(time.monotonic() - started, 2)
+    job.record["duration_s"] = round(clock() - started, 2)
     if state != "completed":
         job.record["stderr_tail"] = _tail(stderr)
     if state == "timeout":
@@ -271,7 +273,7 @@ def _summary(all_jobs: list[Job]) -> dict[str, int]:
 def campaign(opts: Options) -> int:
     """Run the campaign (module docstring); the exit status: 0 all completed and packed, 1 some
     job not completed, 3 the packing refused some run directories, 128 + n after signal n."""
-    begun = time.monotonic()
+    begun = clock()
     deadline = begun + opts.budget_s - opts.reserve_s
     if (opts.runs / opts.name).exists():
         raise CampaignError(f"{opts.runs / opts.name} exists: give the campaign another --name")
@@ -307,7 +309,7 @@ def campaign(opts: Options) -> int:
         for number, job in enumerate(all_jobs, 1):
             if job.record["status"] != "pending":
                 continue
-            left = deadline - time.monotonic()
+            left = deadline - clock()
             estimate = estimates.get(job.experiment)
             if left <= 1 or (estimate is not None and estimate > left):
                 job.record.update(status="skipped", reason=_budget_reason(estimate, left))
@@ -339,7 +341,7 @@ def campaign(opts: Options) -> int:
             code = 3
         finally:
             record["ended"] = _now()
-            record["elapsed_s"] = round(time.monotonic() - begun, 2)
+            record["elapsed_s"] = round(clock() - begun, 2)
             record["summary"] = _summary(all_jobs)
             record["stopped_by"] = stopped
             write_json(path, record)
