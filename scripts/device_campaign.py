@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -221,7 +222,11 @@ def _unpack(args: argparse.Namespace) -> int:
         print(f"unpack: {error}", file=sys.stderr)
         return 2
     print(summary(record, args.into))
-    rebuild_tables(record, args.into, REPO, args.results, args.tables, not args.no_report)
+    try:
+        rebuild_tables(record, args.into, REPO, args.results, args.tables, not args.no_report)
+    except subprocess.CalledProcessError as error:
+        print(f"unpack: the runs are in place, but {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -324,6 +324,12 @@ def campaign(opts: Options) -> int:
                     )
             _report(number, len(all_jobs), job)
             write_json(path, record)
+    except CampaignError as error:
+        record["error"] = str(error)
+        for job in all_jobs:
+            if job.record["status"] == "pending":
+                job.record.update(status="skipped", reason="the campaign could not start")
+        raise
     except Stop as stop:
         stopped = stop.args[0]
         print(f"run: {stopped}: packing what finished", flush=True)
