@@ -330,7 +330,7 @@ report-homreg: install  ## rebuild results/homreg from multirun/homreg (HOMREG_R
 # scripts/device_campaign.py (README "Running a campaign on a GPU machine"): campaign-prepare
 # fills .device/ (wheels the machine lacks, data as .gz; name it in the call's carry),
 # campaign-plan prints the command to give it, campaign-unpack brings the archives back.
-# CAMPAIGN_DATA=mnist carries one data set per call (both do not fit beside the tree).
+# CAMPAIGN_DATA=mnist carries one data set per call when prepare finds both too large.
 CAMPAIGN_EXPERIMENTS ?= spheres/topoae
 CAMPAIGN_SEEDS ?= $(SEEDS)
 CAMPAIGN_DATA ?=

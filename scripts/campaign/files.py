@@ -1,4 +1,4 @@
-"""Small file helpers: digests, sizes, atomic JSON."""
+"""Small file utilities: digests, sizes, atomic JSON."""
 
 from __future__ import annotations
 
