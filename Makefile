@@ -13,7 +13,7 @@ export TOPOEXP_DATA_DIR ?= $(CURDIR)/data
 
 .PHONY: help install run test test-full lint format bench bench-device report reproduce-spheres report-spheres \
   reproduce-study reproduce-perplexity reproduce-mnist reproduce-fmnist reproduce-cifar10 \
-  reproduce-cifar clean
+  reproduce-cifar clean campaign-prepare campaign-plan campaign-rehearse campaign-unpack
 
 help:  ## list targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -338,3 +338,40 @@ reproduce-homreg: install  ## homological regularisation: 18 configurations, the
 
 report-homreg: install  ## rebuild results/homreg from multirun/homreg (HOMREG_RUNS, HOMREG_OUT)
 	$(PY) -m topoexp.report.homreg --runs $(HOMREG_RUNS) --out $(HOMREG_OUT)
+
+# ---- device campaign: experiments on a GPU machine reached through one command -------------
+# scripts/device_campaign.py (README "Running a campaign on a GPU machine"): campaign-prepare
+# fills .device/ (wheels the machine lacks, data as .gz; name it in the call's carry),
+# campaign-plan prints the command to give it, campaign-unpack brings the archives back.
+# CAMPAIGN_DATA=mnist carries one data set per call when prepare finds both too large.
+CAMPAIGN_EXPERIMENTS ?= spheres/topoae
+CAMPAIGN_SEEDS ?= $(SEEDS)
+CAMPAIGN_DATA ?=
+CAMPAIGN_FLAGS ?=
+CAMPAIGN_TIMEOUT ?= 600
+CAMPAIGN_NAME ?=
+CAMPAIGN_ARCHIVES ?=
+CAMPAIGN_TABLES ?= budget
+CAMPAIGN_REHEARSAL_FLAGS ?= debug=smoke
+campaign_extra = $(foreach f,$(1),--extra $(f))
+
+campaign-prepare: install  ## .device/ for CAMPAIGN_EXPERIMENTS: wheels, data (CAMPAIGN_DATA), manifest; refused over 64 MiB
+	$(PY) scripts/device_campaign.py prepare --experiments $(CAMPAIGN_EXPERIMENTS) \
+	  $(if $(CAMPAIGN_DATA),--data $(CAMPAIGN_DATA)) $(call campaign_extra,$(CAMPAIGN_FLAGS))
+
+campaign-plan:  ## the device command (carry .device, timeout CAMPAIGN_TIMEOUT), checked against 2,000 characters
+	$(PYTHON) scripts/device_campaign.py plan --experiments $(CAMPAIGN_EXPERIMENTS) \
+	  --seeds $(CAMPAIGN_SEEDS) --timeout-s $(CAMPAIGN_TIMEOUT) $(if $(CAMPAIGN_NAME),--name $(CAMPAIGN_NAME)) \
+	  $(call campaign_extra,$(CAMPAIGN_FLAGS))
+
+campaign-rehearse: install  ## the campaign on this CPU at debug=smoke: multirun/rehearsal, archives in campaign-out/
+	rm -rf multirun/rehearsal campaign-out
+	$(PY) scripts/device_campaign.py run --experiments $(CAMPAIGN_EXPERIMENTS) --seeds $(CAMPAIGN_SEEDS) \
+	  --budget-s 600 --out campaign-out --name rehearsal \
+	  $(call campaign_extra,$(CAMPAIGN_FLAGS) $(CAMPAIGN_REHEARSAL_FLAGS))
+
+campaign-unpack: install  ## CAMPAIGN_ARCHIVES (campaign.json + runs-*.tar.xz) into multirun/, checked; tables and report rebuilt
+	@test -n "$(CAMPAIGN_ARCHIVES)" || { echo "CAMPAIGN_ARCHIVES=<folder holding campaign.json> is needed"; exit 1; }
+	$(PY) scripts/device_campaign.py unpack $(CAMPAIGN_ARCHIVES) --into multirun \
+	  --tables $(CAMPAIGN_TABLES) $(if $(FORCE),--force)
+# ---- end device campaign ----------------------------------------------------------------------
