@@ -127,6 +127,24 @@ def _legend(table: BuiltTable) -> str:
     )
 
 
+def records_line(table: BuiltTable) -> str:
+    """Where a table's numbers come from: its run records, their kinds, commits, dirty trees."""
+    found = table.provenance
+    source = f"`{table.spec.source}`"
+    if found is None:
+        return f"Source: {source} (a results file, not run records)."
+    return f"Source: {source}, {found.describe()}; last run ended {found.last_run}."
+
+
+def _part_cells(part: ResultsPart) -> tuple[str, str, str, str]:
+    """Seeds, records, commits and date of a results directory's tables' records."""
+    p = part.provenance
+    if p is None:
+        return "–", "–", "no run records", "–"
+    seeds = ", ".join(str(s) for s in p.seeds) or "–"
+    return seeds, p.kinds(), p.code(), p.last_run
+
+
 def _extras(table: BuiltTable) -> str:
     text = ""
     if table.spec.bounded:
@@ -148,6 +166,15 @@ def _extras(table: BuiltTable) -> str:
 # --------------------------------------------------------------------------------------- HTML
 
 
+def _beside(table: BuiltTable, cell) -> bool:
+    """Whether a cell shows the reference's value: always when it is compared, only where there
+    is one when it is context."""
+    ref = table.spec.reference
+    if not table.has_reference or ref is None:
+        return False
+    return not ref.context or bool(np.isfinite(cell.paper))
+
+
 def _html_cell(table: BuiltTable, row: tuple, metric: str) -> str:
     cell = table.cell(row, metric)
     if cell is None or (not np.isfinite(cell.ours_mean) and not np.isfinite(cell.paper)):
@@ -156,7 +183,7 @@ def _html_cell(table: BuiltTable, row: tuple, metric: str) -> str:
     if cell.n and cell.n > 1 and np.isfinite(cell.ours_std):
         ours += f" ± {fmt(cell.ours_std)}"
     parts = [f"<span>{escape(ours)}</span>"]
-    if table.has_reference:
+    if _beside(table, cell):
         label = escape(table.spec.reference.label)  # type: ignore[union-attr]
         paper = fmt(cell.paper)
         if np.isfinite(cell.paper_std):
@@ -192,6 +219,7 @@ def _html_table(table: BuiltTable) -> str:
     return (
         f'<h3 id="{escape(table_anchor(table))}">{escape(spec.title)}</h3>\n'
         f'<p class="note">{_inline(_legend(table))}</p>{note}\n'
+        f'<p class="note records">{_inline(records_line(table))}</p>\n'
         f'<div class="table-wrap"><table class="data" data-table="{escape(spec.id)}">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
@@ -233,22 +261,20 @@ def _html_claims(section: Section, root: Path, out_dir: Path) -> str:
 def _html_provenance(section: Section, root: Path, out_dir: Path) -> str:
     rows = []
     for part in section.parts:
-        p = part.provenance
-        seeds = ", ".join(str(s) for s in p.seeds) or "–"
+        seeds, kinds, code, date = _part_cells(part)
         readme = _rel(f"{part.spec.path}/README.md", root, out_dir)
         rows.append(
             f'<tr><td><a href="{escape(readme)}">{escape(part.spec.path)}</a></td>'
             f"<td><code>{escape(part.spec.command) or '–'}</code></td>"
             f"<td>{_inline(part.spec.budget) or '–'}</td>"
             f"<td>{escape(_part_budget(part))}</td><td>{escape(seeds)}</td>"
-            f"<td>{p.n_runs if p.n_runs is not None else '–'}</td>"
-            f"<td>{escape(p.describe(part.spec.command))}</td><td>{escape(p.date)}</td></tr>"
+            f"<td>{escape(kinds)}</td><td>{escape(code)}</td><td>{escape(date)}</td></tr>"
         )
     return (
         '<div class="table-wrap"><table class="provenance"><thead><tr><th>results</th>'
-        "<th>command</th><th>budget</th><th>share of the protocol</th><th>seeds</th><th>runs</th>"
-        "<th>commit</th>"
-        f"<th>date</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        "<th>command</th><th>budget</th><th>share of the protocol</th><th>seeds</th>"
+        "<th>run records</th><th>code</th>"
+        f"<th>last run</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -338,7 +364,7 @@ def _md_cell(table: BuiltTable, row: tuple, metric: str) -> str:
     text = fmt(cell.ours_mean)
     if cell.n and cell.n > 1 and np.isfinite(cell.ours_std):
         text += f" ± {fmt(cell.ours_std)}"
-    if table.has_reference:
+    if _beside(table, cell):
         paper = fmt(cell.paper)
         if np.isfinite(cell.paper_std):
             paper += f" ± {fmt(cell.paper_std)}"
@@ -348,7 +374,7 @@ def _md_cell(table: BuiltTable, row: tuple, metric: str) -> str:
     return text + (" †" if cell.within is False else "")
 
 
-def _md_table(table: BuiltTable) -> list[str]:
+def md_table(table: BuiltTable) -> list[str]:
     spec = table.spec
     labels = spec.labels
     head = [*spec.rows, *(["runs"] if spec.kind != "values" else [])]
@@ -356,6 +382,7 @@ def _md_table(table: BuiltTable) -> list[str]:
     lines = [f"### {spec.title}", "", _legend(table), ""]
     if spec.note:
         lines += [spec.note, ""]
+    lines += [records_line(table), ""]
     lines += ["| " + " | ".join(_md(h) for h in head) + " |", "|" + "---|" * len(head)]
     for row in table.rows:
         cells = [labels.get(str(v), str(v)) for v in row]
@@ -388,7 +415,7 @@ def _md_section(section: Section, root: Path, out_dir: Path) -> list[str]:
         lines.append("No claims recorded.")
     lines.append("")
     for table in section.tables:
-        lines += _md_table(table)
+        lines += md_table(table)
     if spec.figures:
         lines += ["### Figures", ""]
         for f in spec.figures:
@@ -401,21 +428,22 @@ def _md_section(section: Section, root: Path, out_dir: Path) -> list[str]:
     lines += [
         "### Provenance",
         "",
-        "| results | command | budget | share of the protocol | seeds | runs | commit | date |",
+        "| results | command | budget | share of the protocol | seeds | run records | code "
+        "| last run |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for part in section.parts:
-        p = part.provenance
+        seeds, kinds, code, date = _part_cells(part)
         readme = _rel(f"{part.spec.path}/README.md", root, out_dir)
         cells = [
             f"[{part.spec.path}]({readme})",
             f"`{part.spec.command}`" if part.spec.command else "–",
             part.spec.budget or "–",
             _part_budget(part),
-            ", ".join(str(s) for s in p.seeds) or "–",
-            str(p.n_runs) if p.n_runs is not None else "–",
-            p.describe(part.spec.command),
-            p.date,
+            seeds,
+            kinds,
+            code,
+            date,
         ]
         lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     return [*lines, ""]
