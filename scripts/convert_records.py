@@ -152,7 +152,7 @@ def attacks(root: Path) -> Iterator[Path]:
             "experiment": f"toplayer/attacks/{row['model']}",
             "task": {k: _number(row[k]) for k in ATTACK_TASK},
         }
-        name = f"{row['model']}_eps{row['eps']:g}_steps{int(row['steps'])}"
+        name = f"attack_{row['model']}_eps{row['eps']:g}_steps{int(row['steps'])}"  # as exported
         known = {k: _number(row[k]) for k in ATTACK_PROVENANCE}
         metrics = _metrics(row, {"model", "seed", *ATTACK_TASK, *ATTACK_PROVENANCE})
         record = root / "results/topology_layer/attacks/runs" / name
@@ -186,7 +186,7 @@ def generator(root: Path, folder: str) -> Iterator[Path]:
         }
         known = {k: stage.get(k) for k in ("git_commit", "git_dirty")}
         source = f"{file} and {folder}/provenance.json"
-        record = root / folder / "runs" / model
+        record = root / folder / "runs" / f"{model}_{stage.get('seed')}"  # as exported
         yield write_record(record, config, metrics, STATUS, _provenance(source, **known))
 
 
@@ -281,9 +281,7 @@ def convert(root: Path) -> list[Path]:
     for folder in ("spheres", "mnist", "fmnist"):
         made += table1(root, f"results/{folder}", f"results/{folder}/runs", "{dataset}/{method}")
     study = "study/{dataset}_{method}"
-    made += table1(
-        root, "results/reproduction_study", "results/reproduction_study/runs", study
-    )
+    made += table1(root, "results/reproduction_study", "results/reproduction_study/runs", study)
     made += table1(
         root, "results/reproduction_study/mnist", "results/reproduction_study/mnist/runs", study
     )

@@ -16,7 +16,7 @@ from tests.conftest import REPO_ROOT
 from topoexp.report.__main__ import write_report
 from topoexp.report.page import build_report
 from topoexp.report.records import CONVERTED, FULL, export_run, load_records
-from topoexp.report.spec import load_specs
+from topoexp.report.spec import SpecError, load_specs
 
 RESULTS = REPO_ROOT / "results"
 #: Table sources that are not run records: a benchmark's output (no training run behind it).
@@ -171,3 +171,20 @@ def test_export_and_load_records(tmp_path):
     assert list(frame["experiment"]) == ["spheres/pca"] * 2 and list(frame["kl_0.1"]) == [1.5, 2.5]
     (record / "provenance.json").write_text(json.dumps({"source": "x.csv"}))
     assert load_records(tmp_path / "records")["record"].tolist() == [CONVERTED, FULL]
+
+
+def test_a_row_of_full_records_of_different_settings_is_refused(tmp_path):
+    for seed in (1, 2):
+        export_run(
+            _fake_run(tmp_path / "multirun", f"r{seed}", seed), tmp_path / "results/toy/runs"
+        )
+    (tmp_path / "results/toy/README.md").write_text("# Toy\n")
+    table = {"id": "t", "title": "T", "source": "results/toy/runs", "rows": ["method"]}
+    spec = {"paper": "toy", "title": "Toy", "results": [{"path": "results/toy"}], "tables": [table]}
+    (tmp_path / "conf/report").mkdir(parents=True)
+    (tmp_path / "conf/report/toy.yaml").write_text(yaml.safe_dump(spec))
+    assert build_report(tmp_path).sections[0].tables[0].provenance.full == 2
+    config = tmp_path / "results/toy/runs/pca_2/config.yaml"
+    config.write_text(config.read_text() + "trainer: {max_epochs: 3}\n")
+    with pytest.raises(SpecError, match=r"trainer\.max_epochs"):
+        build_report(tmp_path)

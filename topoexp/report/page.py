@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from topoexp.report import records, tables
 from topoexp.report.budget import PartBudget, part_budget
 from topoexp.report.provenance import RecordsProvenance
 from topoexp.report.rules import ClaimRule
 from topoexp.report.spec import PaperSpec, ResultsSpec, SpecError, TableSpec, load_specs
+from topoexp.report.table1 import PoolingError, check_poolable
 from topoexp.report.verdicts import Verdict, decide
 
 __all__ = ["BuiltTable", "Report", "ResultsPart", "Section", "Summary", "build_report"]
@@ -173,6 +175,20 @@ def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return frame.sort_values(keys, key=key, kind="stable") if keys else frame
 
 
+def _check_pooled(spec: TableSpec, directory: Path, frame: pd.DataFrame) -> None:
+    """The full records of one row must differ only in their seed (converted records hold too
+    little of their config to compare)."""
+    full = frame[frame["record"] == records.FULL]
+    for _, group in full.groupby(spec.rows, sort=False, dropna=False):
+        configs = {
+            r: yaml.safe_load((directory / r / "config.yaml").read_text()) for r in group["run"]
+        }
+        try:
+            check_poolable(configs)
+        except PoolingError as error:
+            raise SpecError(f"table {spec.id}: {error}") from None
+
+
 def _source(spec: TableSpec, root: Path) -> tuple[pd.DataFrame, RecordsProvenance | None]:
     """The source's rows this table keeps, and the provenance of their run records."""
     frame = select_rows(_read(spec, root), spec.where, f"table {spec.id}")
@@ -182,6 +198,8 @@ def _source(spec: TableSpec, root: Path) -> tuple[pd.DataFrame, RecordsProvenanc
             raise SpecError(f"table {spec.id}: no record of {spec.source} matches {spec.where}")
         found = RecordsProvenance.of(frame, spec.source)
         frame = _sorted(frame, [k for k in spec.rows if k in frame])  # not the folder's order
+        if spec.kind == "runs" and spec.array is None:
+            _check_pooled(spec, root / spec.source, frame)
     if spec.order_by is not None:
         if spec.order_by not in frame:
             raise SpecError(f"table {spec.id}: order_by {spec.order_by!r} is not a column")
