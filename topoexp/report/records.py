@@ -66,11 +66,16 @@ PATH_NAMES = ("output_dir", "data_dir", "results_dir", "root_dir")  # the longes
 
 
 def redact(text: str, paths: Mapping[str, str]) -> str:
-    """``text`` with the run's machine folders replaced by ``<output_dir>``, ``<data_dir>``,
-    ``<results_dir>``, ``<root_dir>`` (a committed record names no machine's paths)."""
-    for name in PATH_NAMES:
-        folder = paths.get(name)
-        if folder:
+    """``text`` with the run's machine folders replaced by ``<output_dir>``, ``<sweep_dir>`` (the
+    output folder's parent, a multirun's), ``<data_dir>``, ``<results_dir>``, ``<root_dir>`` (a
+    committed record names no machine's paths)."""
+    folders = {name: paths.get(name) for name in PATH_NAMES}
+    if folders["output_dir"]:
+        sweep = str(Path(folders["output_dir"]).parent)
+        if sweep not in folders.values():
+            folders = {"output_dir": folders["output_dir"], "sweep_dir": sweep} | folders
+    for name, folder in folders.items():
+        if folder and Path(folder).is_absolute() and str(folder) != "/":
             text = text.replace(str(folder), f"<{name}>")
     return text
 
