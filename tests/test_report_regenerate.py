@@ -141,12 +141,14 @@ def test_committed_records_are_complete_and_name_no_machine_path():
 def _fake_run(root: Path, name: str, seed: int, status: str = "completed") -> Path:
     run = root / name
     (run / ".hydra").mkdir(parents=True)
-    paths = {"output_dir": str(run), "root_dir": str(root), "data_dir": str(root / "data")}
+    top = root.parent
+    paths = {"output_dir": str(run), "root_dir": str(top), "data_dir": str(top / "data")}
     config = {"method": "pca", "seed": seed, "dataset": {"name": "spheres"}, "paths": paths}
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     (run / "metrics.json").write_text(json.dumps({"kl_0.1": 0.5 + seed}))
     (run / "status.json").write_text(json.dumps({"status": status, "ended": "2026-01-02T00:00"}))
-    prov = {"git_commit": "abc1234def", "git_dirty": seed == 2, "argv": [f"{root}/x.py"]}
+    argv = [f"{top}/x.py", f"hydra.sweep.dir={root}"]  # the multirun's folder: <sweep_dir>
+    prov = {"git_commit": "abc1234def", "git_dirty": seed == 2, "argv": argv}
     (run / "provenance.json").write_text(json.dumps(prov))
     (run / ".hydra" / "overrides.yaml").write_text("- +experiment=spheres/pca\n")
     (run / "checkpoints").mkdir()
@@ -164,7 +166,8 @@ def test_export_and_load_records(tmp_path):
         "config.yaml", "latents.npz", "metrics.json", "overrides.yaml", "provenance.json",
         "status.json",
     ]  # fmt: skip
-    assert str(tmp_path) not in "".join(p.read_text() for p in record.glob("*.[jy]*"))
+    texts = "".join(p.read_text() for p in record.glob("*.[jy]*"))
+    assert str(tmp_path) not in texts and "hydra.sweep.dir=<sweep_dir>" in texts
     frame = load_records(tmp_path / "records")
     assert list(frame["run"]) == ["pca_1", "pca_2"] and frame.attrs["skipped"] == ["pca_3 (failed)"]
     assert set(frame["record"]) == {FULL} and list(frame["git_dirty"]) == [False, True]
