@@ -3,8 +3,8 @@
 ``<out>`` is the table's ``out`` in its spec, by default ``<results directory>/tables/<id>``.
 The Markdown is the table as the report shows it (cells ``ours ± std (paper ...)``, the legend,
 where its numbers come from); the CSV is its long form, one line per cell: the row's keys, the
-metric, ours (mean, std over the runs, their number), the paper's value and std, the relative
-deviation, whether it is within the tolerance, the tolerance and its source.
+metric, ours (mean, std over the runs, their number ``runs``), the paper's value and std, the
+relative deviation, whether it is within the tolerance, the tolerance and its source.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ def table_markdown(table: BuiltTable, paper: str) -> str:
 
 
 def table_csv(table: BuiltTable) -> str:
-    long = table.long.copy()
+    """One line per cell: the row's keys, then the cell (its run count as ``runs``, as the
+    Markdown's column, so that a row key ``n`` keeps its name)."""
+    long = table.long.rename(columns={"n": "runs"})
     keys = pd.DataFrame(long["row"].tolist(), columns=table.spec.rows, index=long.index)
     return pd.concat([keys, long.drop(columns=["row"])], axis=1).to_csv(index=False)
 
