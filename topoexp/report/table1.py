@@ -111,7 +111,13 @@ def build(
     are the report spec's now: accepted, unused.)"""
     del reference_csv, metrics, reference_columns
     runs_dirs = [runs_dir] if isinstance(runs_dir, Path) else list(runs_dir)
-    runs = pd.concat([collect_runs(d) for d in runs_dirs], ignore_index=True)
+    found = []
+    for directory in runs_dirs:
+        try:
+            found.append(collect_runs(directory))
+        except FileNotFoundError as error:  # one folder without runs: said, not fatal
+            print(f"skipping {directory}: {error}", file=sys.stderr)
+    runs = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=["dataset"])
     runs = runs[runs["dataset"] == dataset]
     if runs.empty:
         raise FileNotFoundError(f"no completed {dataset} runs below {runs_dirs}")
