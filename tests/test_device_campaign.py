@@ -120,7 +120,14 @@ def test_rehearsal_prepare_run_unpack(tmp_path: Path, data_root: Path) -> None:
         for name in ("metrics.json", "config.yaml", "status.json", "latents.npz"):
             assert (into / run / name).read_bytes() == (runs / run / name).read_bytes()
         assert not (into / run / "checkpoints").exists()
-    assert (results / "spheres" / "rehearsal" / "table.md").is_file()
+    records = results / "spheres" / "rehearsal" / "runs"  # records beside the committed ones
+    assert sorted(p.name for p in records.iterdir()) == ["topoae_1", "topoae_2"]
+    for seed in (1, 2):
+        record = records / f"topoae_{seed}" / "metrics.json"
+        assert (
+            record.read_bytes()
+            == (runs / f"rehearsal/spheres/topoae/{seed}/metrics.json").read_bytes()
+        )
 
     again = cli("unpack", out, "--into", into, "--tables", "none", "--no-report")
     assert again.returncode == 2 and "refused" in again.stderr and "--force" in again.stderr

@@ -3,10 +3,11 @@
 Every archive's size and SHA-256 and every extracted file's SHA-256 are checked against
 ``campaign.json`` before anything is moved into place; an existing run directory is never
 overwritten without ``force``. The TopoAE Table-1 experiments (``spheres/``, ``mnist/``,
-``fmnist/``, ``cifar10/``) get a table beside the committed results, in
-``results/<data>/<campaign>/`` (``tables="extend"``: their runs are added to the committed
-``results/<data>/`` by ``scripts/extend_table1.py``); then ``python -m topoexp.report``
-rebuilds the report.
+``fmnist/``, ``cifar10/``) become run records beside the committed ones, in
+``results/<data>/<campaign>/runs/``, which no report spec reads, so a campaign at another
+budget never mixes into the committed tables (``tables="extend"``: they are added to the
+committed records in ``results/<data>/runs/`` by ``scripts/extend_table1.py``, and the tables
+rebuilt from them); then ``python -m topoexp.report`` rebuilds the report.
 """
 
 from __future__ import annotations
