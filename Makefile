@@ -91,9 +91,9 @@ reproduce-spheres: install  ## SPHERES rows of TopoAE Table 1: 7 methods × 5 se
 	  hydra.sweep.dir=multirun/spheres
 	$(MAKE) report-spheres
 
-report-spheres: install  ## rebuild results/spheres from multirun/spheres
-	$(PY) -m topoexp.report.table1 --dataset spheres --runs multirun/spheres --out results/spheres \
-	  --reference $(REFERENCE)/topoae_table1.csv
+report-spheres: install  ## multirun/spheres as run records in results/spheres/runs, then the report
+	$(PY) -m topoexp.report.table1 --dataset spheres --runs multirun/spheres --out results/spheres
+	$(MAKE) report
 
 IMAGE_METHODS ?= pca tsne umap ae topoae topopca
 IMAGE_SEEDS ?= $(SEEDS)
@@ -115,7 +115,8 @@ reproduce-$(1): install
 	  seed=$$(IMAGE_SEEDS) $$(RUN_FLAGS) $$(IMAGE_FLAGS) hydra/launcher=joblib \
 	  hydra.launcher.n_jobs=$$(JOBS) hydra.sweep.dir=multirun/$(1)$$(if $$(IMAGE_TAG),-$$(IMAGE_TAG))
 	$$(PY) -m topoexp.report.table1 --dataset $(1) --runs multirun/$(1)$$(if $$(IMAGE_TAG),-$$(IMAGE_TAG)) \
-	  --out results/$(1)$$(if $$(IMAGE_TAG),/$$(IMAGE_TAG)) --reference $$(REFERENCE)/topoae_table1.csv
+	  --out results/$(1)$$(if $$(IMAGE_TAG),/$$(IMAGE_TAG))
+	$$(if $$(IMAGE_TAG),,$$(MAKE) report)
 endef
 $(eval $(call image_target,mnist,MNIST))
 $(eval $(call image_target,fmnist,Fashion-MNIST))
@@ -152,18 +153,18 @@ reproduce-study: install  ## reproduction study (STUDY_DATA=spheres|mnist): TPE 
 	    seed=$(STUDY_SEEDS) $(RUN_FLAGS) $(STUDY_FLAGS) hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
 	    hydra.sweep.dir=$(STUDY_RUNS)/$(STUDY_DATA)/$$m || exit 1; \
 	done
-	$(PY) -m topoexp.report.table1 --dataset $(STUDY_DATA) --runs $(STUDY_RUNS)/$(STUDY_DATA) --out $(STUDY_OUT) \
-	  --reference $(REFERENCE)/reproduction_study_table1.csv --metrics $(STUDY_METRICS) \
-	  --reference-column bottleneck_h0=bottleneck --reference-column sliced_wasserstein_h0=sliced_wasserstein
+	$(PY) -m topoexp.report.table1 --dataset $(STUDY_DATA) --runs $(STUDY_RUNS)/$(STUDY_DATA) --out $(STUDY_OUT)
 	if [ "$(STUDY_DATA)" = spheres ]; then $(MAKE) reproduce-perplexity; fi
+	$(if $(STUDY_TAG),,$(MAKE) report)
 
 PERPLEXITIES ?= 5,30,50,100,250,500,750
 
 reproduce-perplexity: install  ## t-SNE perplexity study on SPHERES (study's Figure 8) into results/reproduction_study
-	$(if $(STUDY_TAG),,$(call guard_results,results/reproduction_study/perplexity.csv))
+	$(if $(STUDY_TAG),,$(call guard_results,results/reproduction_study/runs/perplexity))
 	$(PY) -m topoexp -m +experiment=study/spheres_tsne model.perplexity=$(PERPLEXITIES) $(RUN_FLAGS) $(STUDY_FLAGS) \
 	  hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) hydra.sweep.dir=$(STUDY_RUNS)/perplexity
 	$(PY) -m topoexp.report.perplexity --runs $(STUDY_RUNS)/perplexity --out $(STUDY_OUT)
+	$(if $(STUDY_TAG),,$(MAKE) report)
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache
@@ -275,6 +276,9 @@ reproduce-toplayer-attacks: install  ## TopologyLayer paper: attacks on TopModel
 report-toplayer-attacks: install  ## rebuild results/topology_layer/attacks from multirun/toplayer_attacks
 	$(PY) -m topoexp.report.attacks --runs multirun/toplayer_attacks --out $(ATTACKS_OUT) \
 	  --reference $(REFERENCE)/topology_layer_attacks.csv
+	$(PY) -m topoexp.report.records --runs multirun/toplayer_attacks --out $(ATTACKS_OUT)/runs \
+	  --name '{method}_eps{task.eps}_steps{task.steps}'
+	$(MAKE) report
 # ---- end TopologyLayer ----------------------------------------------------------------------
 
 # ---- TopologyLayer paper: the generator prior (section 3.2, Figures 8-10) -----------------
@@ -308,6 +312,8 @@ reproduce-toplayer-generator: install  ## TopologyLayer generator prior: baselin
 report-toplayer-generator: install  ## rebuild results/topology_layer/generator from the runs in GEN_RUNS
 	$(PY) -m topoexp.report.toplayer_generator --runs $(GEN_RUNS) --out $(GEN_OUT) \
 	  --reference $(REFERENCE)/topology_layer_generator.csv
+	$(PY) -m topoexp.report.records --runs $(GEN_RUNS) --out $(GEN_OUT)/runs
+	$(MAKE) report
 # ---- end TopologyLayer generator prior ------------------------------------------------------
 # ------------------------------------------------ homological regularisation of generative AEs
 # {MNIST, Fashion-MNIST} × {AE, AE + regulariser, VAE} × latent {2, 5, 10}, the disk-
