@@ -128,9 +128,6 @@ reproduce-cifar10:  ## CIFAR-10 rows of TopoAE Table 1 into results/cifar10 (not
 reproduce-cifar: reproduce-cifar10  ## alias of reproduce-cifar10
 
 STUDY_SEEDS ?= 249040430,621965744,771860110,775293950,700134501
-STUDY_METRICS := kl_0.01 kl_0.1 kl_1 trust rmse bottleneck_h0 sliced_wasserstein_h0 \
-  bottleneck_h0_maxnorm sliced_wasserstein_h0_maxnorm bottleneck_h1_maxnorm sliced_wasserstein_h1_maxnorm
-
 STUDY_DATA ?= spheres
 # extra overrides for every run of the study, e.g. its own SPHERES definitions:
 # STUDY_FLAGS="dataset.standardise=false dataset.big_factor=20" (a budget run: its own folders)
