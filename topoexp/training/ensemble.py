@@ -271,11 +271,15 @@ def fit_ensemble(members: Sequence[EnsembleMember]) -> list[EnsembleMember]:
             active = [m.active for m in members]
             results = stacked.losses(torch.stack(batches), active)
             total: Tensor | None = None
+            live = [r[0].detach().reshape(()) for r in results if r is not None]
+            if not live:  # every member has stopped or failed within this epoch
+                break
+            values = iter(torch.stack(live).tolist())  # one device→host transfer per step
             for k, (m, result) in enumerate(zip(members, results, strict=True)):
                 if result is None:
                     continue
                 loss, parts = result
-                value = loss.item()
+                value = next(values)
                 if not math.isfinite(value):
                     _fail(m, f"non-finite loss {{'loss': {value}}} at epoch {epoch}, step {step}")
                     continue
