@@ -248,7 +248,7 @@ KNOWN = [
     (("embedding", "spheres", "vae", "none", "none"), "refused: dataset"),
     (("embedding", "patterns", "vae", "homological", "none"), "runnable"),
     (("one_class", "spheres", "mlp", "signature", "none"), "runnable"),
-    (("embedding", "spheres", "mlp", "barcode", "none"), "refused: loss"),
+    (("embedding", "spheres", "mlp", "barcode", "none"), "refused: loss.barcode"),
     (("embedding", "spheres", "mlp", "[signature,latent_barcode]", "none"), "runnable"),
     (("embedding", "spheres", "mlp", "homological", "none"), "runnable"),
     (("embedding", "spheres", "pca", "signature", "none"), "refused: loss.signature"),

@@ -88,16 +88,6 @@ def check_composition(
             model_name,
             option_name(cfg, "dataset"),
         )
-    loss = cfg.get("loss")
-    if (
-        regularisers is not None and isinstance(loss, DictConfig) and "_target_" in loss
-    ):  # the optimise task's penalty
-        raise ConfigError(
-            "loss",
-            f"{loss._target_} is a penalty on an optimised problem's parameters (task=optimise), "
-            f"not a regulariser {task} can train a model with; on a model's latents use "
-            "loss=latent_barcode",
-        )
     for key in regulariser_keys(cfg) if regularisers is not None else []:
         if not regularisers:
             raise ConfigError(key, f"{task} trains no model that a regulariser could act on")
