@@ -42,7 +42,6 @@ from annotated_types import Ge
 from torch import Tensor, nn
 
 from topoexp.config.markers import ArgumentError
-
 from topoexp.data.regression import (
     beta_star,
     min_norm_least_squares,
@@ -330,4 +329,3 @@ def write_study(
     meta |= {"seed": seed, "threads": threads, "seconds": round(seconds, 1)}
     paths["protocol"].write_text(json.dumps(meta, indent=1) + "\n")
     return paths
-

@@ -152,18 +152,15 @@ class CorelToyTask:
         init = ToyMLP(self.hidden)
         log.info("%d points, MLP %s, loss %s (weight %s)", len(x), init, loss, regulariser.weight)
         points: dict[str, np.ndarray] = {"input": x}
-        summary = {"input": death_time_summary(x, batch_size=self.batch_size,
-                                               n_batches=self.n_batches, seed=ctx.seed, p=p)}  # fmt: skip
+        stats = {"batch_size": self.batch_size, "n_batches": self.n_batches, "p": p}
+        summary = {"input": death_time_summary(x, seed=ctx.seed, **stats)}
         for epoch in self.epochs:
             model = copy.deepcopy(init)
             self._train(model, torch.as_tensor(x), loss, regulariser.weight, epoch, ctx.seed)
             with torch.no_grad():
                 mapped = model(torch.as_tensor(x))
             points[f"epoch {epoch}"] = mapped.numpy()
-            summary[f"epoch {epoch}"] = death_time_summary(
-                mapped, batch_size=self.batch_size, n_batches=self.n_batches,
-                seed=ctx.seed + epoch, p=p,
-            )  # fmt: skip
+            summary[f"epoch {epoch}"] = death_time_summary(mapped, seed=ctx.seed + epoch, **stats)
         triples = {name: _triple(s) for name, s in summary.items()}
         io.write_json(
             ctx.output_dir / "toy.json",
@@ -232,4 +229,3 @@ def toy_panels(
         )
         ax.set_aspect("equal", adjustable="datalim")
     return fig
-

@@ -155,7 +155,8 @@ class RegressionSweepTask:
         seconds = time.perf_counter() - started
         threads = torch.get_num_threads()
         paths = write_study(ctx.output_dir, study, rows, ctx.seed, threads, seconds)
-        log.info("%d rows in %.0f s: %s", len(rows), seconds, ", ".join(p.name for p in paths.values()))
+        names = ", ".join(path.name for path in paths.values())
+        log.info("%d rows in %.0f s: %s", len(rows), seconds, names)
         return TaskResult(_metrics(rows, summarise(rows, study.quantiles)))
 
 
