@@ -7,7 +7,8 @@ capabilities the components declare (:mod:`topoexp.capabilities`) before any dat
 - the task's needs against the model's offers (``task=generative`` needs a prior);
 - the model's ``needs_data`` against the data set's offers (COREL's convolutions need images);
 - each regulariser's needs against the model's offers (a regulariser needs a trained encoder);
-- the evaluator's needs against what the task produces (latents, samples).
+- the evaluator's needs against what the task produces (latents, samples), and each further
+  evaluator's own checks against the run (:func:`check_evaluator`).
 
 :func:`build_objective` then builds the model's :class:`~topoexp.losses.objective.Objective`.
 """
@@ -33,6 +34,7 @@ __all__ = [
     "build_evaluators",
     "build_objective",
     "check_composition",
+    "check_evaluator",
     "check_objective_metric",
     "evaluator_keys",
     "further_metric_names",
@@ -98,7 +100,16 @@ def check_composition(
         if not latents:
             raise ConfigError(key, f"{task} makes no latents for further evaluators to score")
         require_capabilities(declared(_node(cfg, key), "needs"), offered, key, key, model_name)
+        check_evaluator(cfg, key)
     return offered
+
+
+def check_evaluator(cfg: DictConfig, key: str) -> None:
+    """The entry's own checks against the rest of the run (``check(cfg, key)``, when it has one:
+    e.g. a metric classifier for the data set); its constructor's errors name ``key.<arg>``."""
+    evaluator = build(cfg, key)
+    if hasattr(evaluator, "check"):
+        evaluator.check(cfg, key)
 
 
 def _require_regulariser(node: Any, key: str, task: str) -> None:
