@@ -11,7 +11,7 @@ REFERENCE ?= results/reference
 # The data root, as for `python -m topoexp`: <repository>/data unless TOPOEXP_DATA_DIR is set.
 export TOPOEXP_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: help install run test test-full lint format bench report reproduce-spheres report-spheres \
+.PHONY: help install run test test-full lint format bench bench-device report reproduce-spheres report-spheres \
   reproduce-study reproduce-perplexity reproduce-mnist reproduce-fmnist reproduce-cifar10 \
   reproduce-cifar clean
 
@@ -55,6 +55,14 @@ bench: install  ## benchmarks, each a ratio against a peer measured in the same 
 	$(PY) benchmarks/bench_homreg.py --root $(TOPOEXP_DATA_DIR) --json results/bench/homreg.json
 	$(PY) benchmarks/bench_topmodel_features.py --mnist-root $(TOPOEXP_DATA_DIR) --json results/bench/topmodel_features.json
 	$(PY) benchmarks/bench_generator_prior.py --json results/bench/generator_prior.json
+	$(PY) benchmarks/bench_ensemble.py --json results/bench/ensemble.json
+	$(PY) benchmarks/bench_data_path.py --root $(TOPOEXP_DATA_DIR) --json results/bench/data_path.json
+	$(PY) benchmarks/protocol_flops.py --json results/bench/protocol_flops.json
+
+bench-device: install  ## on a GPU machine: each protocol's ensemble epoch, the CUDA pairing and COREL step
+	$(PY) benchmarks/bench_device_protocols.py --json results/bench/device_protocols.json
+	$(PY) benchmarks/bench_pairing.py --json results/bench/pairing_cuda.json
+	$(PY) benchmarks/bench_corel.py --json results/bench/corel_cuda.json
 
 report: install  ## results/index.html and results/README.md: every paper's tables, claims, figures (conf/report/*.yaml)
 	$(PY) -m topoexp.report
@@ -123,23 +131,28 @@ STUDY_METRICS := kl_0.01 kl_0.1 kl_1 trust rmse bottleneck_h0 sliced_wasserstein
   bottleneck_h0_maxnorm sliced_wasserstein_h0_maxnorm bottleneck_h1_maxnorm sliced_wasserstein_h1_maxnorm
 
 STUDY_DATA ?= spheres
-STUDY_OUT ?= results/reproduction_study$(if $(filter-out spheres,$(STUDY_DATA)),/$(STUDY_DATA))
+# extra overrides for every run of the study, e.g. its own SPHERES definitions:
+# STUDY_FLAGS="dataset.standardise=false dataset.big_factor=20" (a budget run: its own folders)
+STUDY_FLAGS ?=
+STUDY_TAG = $(call budget_tag,$(STUDY_SEEDS),$(STUDY_SEEDS),$(STUDY_FLAGS))
+STUDY_RUNS = multirun/study$(if $(STUDY_TAG),-$(STUDY_TAG))
+STUDY_OUT ?= results/reproduction_study$(if $(filter-out spheres,$(STUDY_DATA)),/$(STUDY_DATA))$(if $(STUDY_TAG),/$(STUDY_TAG))
 
 reproduce-study: install  ## reproduction study (STUDY_DATA=spheres|mnist): TPE searches, 5 seeds at the best values, diagram distances; spheres adds the perplexity study
-	$(call guard_results,$(STUDY_OUT))
+	$(if $(STUDY_TAG),,$(call guard_results,$(STUDY_OUT)))
 	for m in topoae tsne umap; do \
-	  $(PY) -m topoexp -m +experiment=study/$(STUDY_DATA)_$$m +sweep=study/$(STUDY_DATA)_$$m $(RUN_FLAGS) \
-	    hydra.sweep.dir=multirun/study/sweep_$(STUDY_DATA)_$$m || exit 1; \
+	  $(PY) -m topoexp -m +experiment=study/$(STUDY_DATA)_$$m +sweep=study/$(STUDY_DATA)_$$m $(RUN_FLAGS) $(STUDY_FLAGS) \
+	    hydra.sweep.dir=$(STUDY_RUNS)/sweep_$(STUDY_DATA)_$$m || exit 1; \
 	done
-	$(PY) -m topoexp -m +experiment=study/$(STUDY_DATA)_ae seed=$(STUDY_SEEDS) $(RUN_FLAGS) \
-	  hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) hydra.sweep.dir=multirun/study/$(STUDY_DATA)/ae
+	$(PY) -m topoexp -m +experiment=study/$(STUDY_DATA)_ae seed=$(STUDY_SEEDS) $(RUN_FLAGS) $(STUDY_FLAGS) \
+	  hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) hydra.sweep.dir=$(STUDY_RUNS)/$(STUDY_DATA)/ae
 	for m in topoae tsne umap; do \
 	  $(PY) -m topoexp -m +experiment=study/$(STUDY_DATA)_$$m \
-	    $$($(PY) -m topoexp.report.sweeps multirun/study/sweep_$(STUDY_DATA)_$$m) \
-	    seed=$(STUDY_SEEDS) $(RUN_FLAGS) hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
-	    hydra.sweep.dir=multirun/study/$(STUDY_DATA)/$$m || exit 1; \
+	    $$($(PY) -m topoexp.report.sweeps $(STUDY_RUNS)/sweep_$(STUDY_DATA)_$$m) \
+	    seed=$(STUDY_SEEDS) $(RUN_FLAGS) $(STUDY_FLAGS) hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
+	    hydra.sweep.dir=$(STUDY_RUNS)/$(STUDY_DATA)/$$m || exit 1; \
 	done
-	$(PY) -m topoexp.report.table1 --dataset $(STUDY_DATA) --runs multirun/study/$(STUDY_DATA) --out $(STUDY_OUT) \
+	$(PY) -m topoexp.report.table1 --dataset $(STUDY_DATA) --runs $(STUDY_RUNS)/$(STUDY_DATA) --out $(STUDY_OUT) \
 	  --reference $(REFERENCE)/reproduction_study_table1.csv --metrics $(STUDY_METRICS) \
 	  --reference-column bottleneck_h0=bottleneck --reference-column sliced_wasserstein_h0=sliced_wasserstein
 	if [ "$(STUDY_DATA)" = spheres ]; then $(MAKE) reproduce-perplexity; fi
@@ -147,10 +160,10 @@ reproduce-study: install  ## reproduction study (STUDY_DATA=spheres|mnist): TPE 
 PERPLEXITIES ?= 5,30,50,100,250,500,750
 
 reproduce-perplexity: install  ## t-SNE perplexity study on SPHERES (study's Figure 8) into results/reproduction_study
-	$(call guard_results,results/reproduction_study/perplexity.csv)
-	$(PY) -m topoexp -m +experiment=study/spheres_tsne model.perplexity=$(PERPLEXITIES) $(RUN_FLAGS) \
-	  hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) hydra.sweep.dir=multirun/perplexity
-	$(PY) -m topoexp.report.perplexity --runs multirun/perplexity --out results/reproduction_study
+	$(if $(STUDY_TAG),,$(call guard_results,results/reproduction_study/perplexity.csv))
+	$(PY) -m topoexp -m +experiment=study/spheres_tsne model.perplexity=$(PERPLEXITIES) $(RUN_FLAGS) $(STUDY_FLAGS) \
+	  hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) hydra.sweep.dir=$(STUDY_RUNS)/perplexity
+	$(PY) -m topoexp.report.perplexity --runs $(STUDY_RUNS)/perplexity --out $(STUDY_OUT)
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache

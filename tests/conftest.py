@@ -50,6 +50,30 @@ def machine_reference(path: Path) -> Path:
     return variant if variant.is_file() else path
 
 
+#: How far outputs of another CPU may lie from a reference recorded on a CPU of other vector
+#: extensions (the largest gap measured between two such CPUs: 4.2e-4, ``test_machine_references``).
+CROSS_CPU_RELATIVE = 1e-3
+
+
+def unrecorded_cpu(path: Path) -> bool:
+    """Whether ``path`` has no variant for this CPU (then the original is compared: exactly on
+    the recording machine; on a CPU of other vector extensions the tests fall back to
+    :data:`CROSS_CPU_RELATIVE` and warn, naming the signature to record)."""
+    return not (path.parent / "machines" / cpu_signature() / path.name).is_file()
+
+
+def warn_unrecorded(what: str, gap: float) -> None:
+    """Say that ``what`` matched only within the cross-CPU tolerance on this CPU."""
+    import warnings
+
+    warnings.warn(
+        f"{what}: not bit-identical on this CPU (signature {cpu_signature()}, no recording; "
+        f"largest relative gap {gap:.2g} ≤ {CROSS_CPU_RELATIVE:g}); record its references with "
+        "TOPOEXP_RECORD_MACHINE=1 to compare exactly here",
+        stacklevel=2,
+    )
+
+
 def _shared_dir() -> Path:
     return Path(os.environ.get("TOPOEXP_SHARED", REPO_ROOT.parent / "shared")).resolve()
 

@@ -1,4 +1,4 @@
-"""The report: tolerance, aggregation, specs, claims against their READMEs, summary counts."""
+"""The report: tolerance, aggregation, specs, READMEs quoting the computed verdicts, counts."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import yaml
 from tests.conftest import REPO_ROOT
 from topoexp.report import tables
 from topoexp.report.__main__ import write_report
-from topoexp.report.claims import check_against_readme, load_claims, slug
+from topoexp.report.claims import fill_markers, marker_ids, slug
 from topoexp.report.page import build_report
 from topoexp.report.render import COLUMNS, html_page, markdown_page
 from topoexp.report.spec import SpecError, load_spec, load_specs
@@ -99,7 +99,7 @@ def test_bad_spec_names_the_key(tmp_path):
 
 def test_toy_spec_end_to_end(tmp_path):
     """A new paper is one spec file and its results: cells, flags and counts by hand."""
-    _spec(tmp_path, figures=[{"path": "results/toy/f.png", "caption": "a figure"}])
+    path = _spec(tmp_path, figures=[{"path": "results/toy/f.png", "caption": "a figure"}])
     toy = tmp_path / "results" / "toy"
     toy.mkdir(parents=True)
     pd.DataFrame({"method": ["a", "a", "b"], "seed": [1, 2, 1], "x": [1.0, 3.0, 5.0]}).to_csv(
@@ -110,29 +110,30 @@ def test_toy_spec_end_to_end(tmp_path):
         tmp_path / "results" / "reference" / "toy.csv", index=False
     )
     (toy / "f.png").write_bytes(b"\x89PNG")
-    (toy / "README.md").write_text("# Toy\n\n## Claims\n\nThe toy claim holds: reproduced.\n")
-    claims = {
-        "claims": [
-            {
-                "id": "c",
-                "claim": "toy",
-                "verdict": "reproduced",
-                "section": "Claims",
-                "quote": "The toy claim holds: reproduced.",
-            }
-        ]
-    }
-    (toy / "claims.yaml").write_text(yaml.safe_dump(claims))
+    (toy / "README.md").write_text(
+        "# Toy\n\n## Claims\n\nThe toy claim: <!-- verdict:c -->**?**<!-- /verdict -->.\n"
+    )
+    rule = {"id": "c", "claim": "toy", "kind": "better", "table": "t", "metric": "x"}
+    spec = yaml.safe_load(path.read_text())
+    spec["claims"] = [rule | {"row": "b", "against": ["a"], "lower_is_better": False}]
+    spec["claims"][0] |= {"min_seeds": 1, "protocol": {"seeds": 1}}
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True))
     report = write_report(tmp_path, tmp_path / "results")
-    # a: mean 2 vs 2.1 (−4.8 %, within 10 %); b: 5 vs 4 (+25 %, outside)
+    # a: mean 2 vs 2.1 over 2 seeds (sample std √2): tolerance from our seeds,
+    # 2 · √2 · √(1/2 + 1/5) + 0.05 (half the paper's last digit) = 2.42, within;
+    # b: one seed, the default ±10 % of 4 = 0.4: 5 vs 4 (+25 %) outside
     assert (report.summary.cells_within, report.summary.cells_compared) == (1, 2)
+    # b's single seed (5) against a's 2 ± 1: no noise on b, a's se 1 / 1 = 1; gap 3 > 2
     assert report.summary.claims_reproduced == 1 and report.summary.claims_checked == 1
+    readme = (toy / "README.md").read_text()
+    assert "The toy claim: <!-- verdict:c -->**reproduced**<!-- /verdict -->." in readme
     md = (tmp_path / "results" / "README.md").read_text()
-    assert "| a | 2 | 2 ± 1 (2.1, -4.8 %) |" in md
-    assert "| b | 1 | 5 (4, +25.0 %) † |" in md
+    assert "| a | 2 | 2 ± 1 (2.1, -4.8 %; tol ±2.42 (our seeds)) |" in md
+    assert "| b | 1 | 5 (4, +25.0 %; tol ±0.4000 (default)) † |" in md
+    assert "Tolerance per cell from: our seeds 1, default 1." in md
     assert "![a figure](toy/f.png)" in md
     page = (tmp_path / "results" / "index.html").read_text()
-    assert 'src="toy/f.png"' in page and 'href="toy/README.md#claims"' in page
+    assert 'src="toy/f.png"' in page and 'href="toy/README.md#verdicts"' in page
 
 
 def test_missing_figure_or_source_is_an_error(tmp_path):
@@ -146,26 +147,41 @@ def test_missing_figure_or_source_is_an_error(tmp_path):
 # ------------------------------------------------------------------------------ claims
 
 
-def _claim_dirs() -> list[Path]:
-    return [REPO_ROOT / r.path for s in load_specs(SPECS) for r in s.results if r.legacy_claims]
+def _result_dirs() -> list[Path]:
+    return [REPO_ROOT / r.path for s in load_specs(SPECS) for r in s.results]
 
 
-@pytest.mark.parametrize("results", _claim_dirs(), ids=lambda p: p.relative_to(RESULTS).as_posix())
-def test_every_results_readme_states_each_of_its_claims(results):
-    claims = load_claims(results / "claims.yaml")
-    assert claims, f"{results} has no claims"
-    assert check_against_readme(claims, (results / "README.md").read_text()) == []
+@pytest.mark.parametrize("results", _result_dirs(), ids=lambda p: p.relative_to(RESULTS).as_posix())
+def test_every_readme_verdict_is_a_computed_one(results):
+    """No transcribed claims file; every verdict marker of a README names a rule of its results
+    and holds the verdict the rule computed."""
+    assert not (results / "claims.yaml").exists()
+    report = build_report(REPO_ROOT)
+    rel = results.relative_to(REPO_ROOT).as_posix()
+    decided = {c.id: c.verdict for s in report.sections for p, c in s.claims if p.spec.path == rel}
+    readme = (results / "README.md").read_text()
+    assert set(marker_ids(readme)) <= set(decided)
+    assert fill_markers(readme, decided) == readme, f"{rel}/README.md is stale: make report"
+    assert "partly" not in readme.split("<!-- verdicts: written by make report -->")[-1]
 
 
-def test_a_claim_the_readme_no_longer_states_is_reported():
-    claims = load_claims(RESULTS / "corel" / "claims.yaml")[:2]
-    readme = f"# R\n\n## Findings\n\n{claims[0].quote}\n"
-    problems = check_against_readme(claims, readme)
-    assert problems == [
-        f"{claims[0].id}: no README heading {claims[0].section!r}",
-        f"{claims[1].id}: no README heading {claims[1].section!r}",
-        f"{claims[1].id}: README does not say {claims[1].quote!r}",
-    ]
+def test_a_transcribed_claims_file_is_refused(tmp_path):
+    _spec(tmp_path, tables=[])
+    toy = tmp_path / "results" / "toy"
+    toy.mkdir(parents=True)
+    (toy / "README.md").write_text("# Toy\n")
+    (toy / "claims.yaml").write_text("claims: []\n")
+    with pytest.raises(SpecError, match="transcribed verdicts"):
+        build_report(tmp_path)
+
+
+def test_markers_are_filled_and_unknown_ones_refused():
+    text = "a <!-- verdict:x -->**old**<!-- /verdict --> b"
+    assert fill_markers(text, {"x": "not run"}) == (
+        "a <!-- verdict:x -->**not run**<!-- /verdict --> b"
+    )
+    with pytest.raises(KeyError, match="'x'"):
+        fill_markers(text, {"y": "reproduced"})
 
 
 def test_github_heading_anchor():
@@ -207,7 +223,7 @@ def _page_count(page: str, key: str) -> int:
 def test_summary_counts_equal_those_of_the_results_directories():
     """Cells: TopoAE's Table-1 cells with a paper value (the study's are context), the attack
     success rates not saturated at 100 %, the generator's Figure-10 cells; claims: the rules of
-    the specs and the claims.yaml files not replaced by them."""
+    the specs, and nothing else."""
     page = (RESULTS / "index.html").read_text()
     compared = 0
     for d in ("spheres", "mnist", "fmnist"):
@@ -232,13 +248,8 @@ def test_summary_counts_equal_those_of_the_results_directories():
         assert _page_count(page, f"claims-{category.replace(' ', '-')}") == counts[category]
     assert _page_count(page, "claims-checked") == sum(counts.values()) - counts["not run"]
     rules = sum(len(s.spec.claims) for s in report.sections)
-    legacy = sum(len(p.claims) for s in report.sections for p in s.parts) - rules
-    assert legacy == sum(
-        len(yaml.safe_load(f.read_text())["claims"])
-        for s in report.sections
-        for r in s.spec.results
-        if r.legacy_claims and (f := REPO_ROOT / r.path / "claims.yaml").is_file()
-    )
+    assert sum(len(p.claims) for s in report.sections for p in s.parts) == rules
+    assert "partly" not in page
 
 
 def test_every_spec_section_table_and_figure_is_on_the_page():
@@ -248,6 +259,9 @@ def test_every_spec_section_table_and_figure_is_on_the_page():
     for spec in load_specs(SPECS):
         assert f'<section id="{spec.paper}"' in page and f"## {spec.title}" in md
         for table in spec.tables:
+            if table.optional and not (REPO_ROOT / table.source).is_file():
+                assert f'data-table="{table.id}"' not in page  # its claims are not run
+                continue
             assert f'data-table="{table.id}"' in page and f"### {table.title}" in md
         for figure in spec.figures:
             rel = Path(figure.path).relative_to("results").as_posix()

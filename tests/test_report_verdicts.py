@@ -166,3 +166,21 @@ def test_cifar10_cells_are_counted_as_not_run():
     report = build_report(REPO_ROOT)
     topoae = next(s for s in report.sections if s.spec.paper == "topoae")
     assert topoae.summary.cells_not_run == int(cifar.notna().sum().sum()) == 38
+
+
+def test_a_changed_result_file_changes_a_new_rule_and_its_readme_marker(tmp_path):
+    """homreg's table.csv: AE + Reg's MNIST FID at latent 5 above the AE's."""
+    root = _copy_tree(tmp_path)
+    assert _verdict(build_report(root), "homreg-reg-beats-ae-mnist") == (
+        "reproduced at a reduced budget"
+    )
+    path = root / "results/homreg/table.csv"
+    table = pd.read_csv(path)
+    hit = (table["dataset"] == "mnist") & (table["method"] == "ae_reg") & (table["latent"] == 5)
+    table.loc[hit, "fid_mean"] = 2000.0
+    table.to_csv(path, index=False)
+    write_report(root, root / "results")
+    assert _verdict(build_report(root), "homreg-reg-beats-ae-mnist") == "not reproduced"
+    readme = (root / "results/homreg/README.md").read_text()
+    marker = "<!-- verdict:homreg-reg-beats-ae-mnist -->**not reproduced**<!-- /verdict -->"
+    assert marker in readme

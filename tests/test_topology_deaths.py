@@ -14,7 +14,7 @@ import ripser
 import torch
 from scipy.spatial.distance import cdist
 
-from tests.conftest import RECORD_MACHINE, machine_reference
+from tests.conftest import RECORD_MACHINE, cpu_signature, machine_reference, unrecorded_cpu
 from topoexp.evaluation.death_times import batch_death_times
 from topoexp.evaluation.latents import total_persistence0_batches
 from topoexp.losses.connectivity import ConnectivityLoss
@@ -305,6 +305,12 @@ def test_bit_identical_to_the_replaced_implementations(recorded, group):
             digests = {**digests, **json.loads(machine.read_text())}
     differ = [k for k in keys if _digest(now[k]) != digests[k]]
     if group not in ("fdt", "tp0"):
+        if differ and unrecorded_cpu(BEFORE.with_suffix(".json")):
+            pytest.skip(
+                f"{len(differ)} digests differ on this CPU (signature {cpu_signature()}), which "
+                "has no recording: digests have no tolerance; the values are checked against "
+                "gudhi and ripser above. Record with TOPOEXP_RECORD_MACHINE=1"
+            )
         assert differ == []
         return
     assert all(k.endswith("/grad") for k in differ)

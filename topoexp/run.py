@@ -112,8 +112,14 @@ def _sink_identity(cfg: DictConfig) -> dict[str, Any]:
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
-    """Run the job ``cfg`` describes and return its flat metrics."""
+    """Run the job ``cfg`` describes and return its flat metrics (for an ensemble,
+    ``trainer.ensemble``, the members' means: :mod:`topoexp.ensemble_runs`)."""
     task = preflight(cfg)
+    seeds = list((cfg.get("trainer") or {}).get("ensemble") or [])
+    if seeds:
+        from topoexp.ensemble_runs import run_ensemble
+
+        return run_ensemble(cfg, seeds, run)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     check_resume(cfg, output_dir)
@@ -133,6 +139,10 @@ def run(cfg: DictConfig) -> dict[str, float]:
         threads=threads,
         device=device,
     )
+    from topoexp.training.ensemble import current_rendezvous
+
+    if current_rendezvous() is not None:
+        record.add_facts(trained_in_ensemble=True)
     log.info("%s: %s, seed %d, %d threads, device %s", task.job_type, cfg.method, cfg.seed,
              threads, device)  # fmt: skip
     sink = None

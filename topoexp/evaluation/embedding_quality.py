@@ -112,6 +112,9 @@ class EmbeddingEvaluator:
     ``split``: test (the tables) or validation (the hyperparameter search). ``data_mse``:
     ``last_epoch`` reproduces the original table (test MSE logged at the last epoch run, last
     partial batch dropped, QUIRK); ``best`` is the exact MSE of the evaluated model.
+    ``device``: where the distances, ranks and density sums are computed: ``cpu`` (the numba
+    path, :mod:`topoexp.evaluation.nldr`) or a CUDA device (:mod:`topoexp.evaluation.nldr_device`;
+    the default config follows ``trainer.device``). Both give the same measures.
     """
 
     needs: ClassVar[frozenset[str]] = frozenset()  # the latents of any embedding
@@ -126,6 +129,7 @@ class EmbeddingEvaluator:
         data_mse: Literal["last_epoch", "best"] = "last_epoch",
         plot: bool = True,
         diagrams: DiagramDistances | None = None,
+        device: str = "cpu",
     ) -> None:
         if k_min > k_max:
             raise ArgumentError("k_min", f"need 1 ≤ k_min ≤ k_max, got {k_min}, {k_max}")
@@ -137,6 +141,7 @@ class EmbeddingEvaluator:
         self.data_mse = data_mse
         self.plot = plot
         self.diagrams = diagrams if diagrams is not None else DiagramDistances()
+        self.device = device
 
     def check_size(self, n_points: int) -> None:
         """Fail before training when the evaluated split is too small for the k range."""
@@ -170,8 +175,9 @@ class EmbeddingEvaluator:
         from topoexp.evaluation.nldr import nldr_metrics
 
         metrics = nldr_metrics(
-            X, Z, sigmas=tuple(self.sigmas), k_min=self.k_min, k_max=self.k_max, k_step=self.k_step
-        )
+            X, Z, sigmas=tuple(self.sigmas), k_min=self.k_min, k_max=self.k_max,
+            k_step=self.k_step, device=self.device,
+        )  # fmt: skip
         figures: dict[str, Any] = {}
         if self.diagrams.enabled:
             values, figures = self.diagrams(X, Z, title)

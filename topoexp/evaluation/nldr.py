@@ -522,6 +522,7 @@ def nldr_metrics(
     k_max: int = 200,
     k_step: int = 10,
     block_size: int | None = None,
+    device: str | None = None,
 ) -> dict[str, float]:
     """Quality of the embedding ``Z`` of ``X`` as in the TopoAE tables (spec §3.3–3.4).
 
@@ -530,14 +531,18 @@ def nldr_metrics(
         sigmas: the KL_σ bandwidths (σ divides the squared normalised distance).
         k_min, k_max, k_step: neighbourhood sizes ``range(k_min, k_max + 1, k_step)``.
         block_size: rows per block (default: about 8M distances per block).
+        device: ``None`` or ``"cpu"``: this module's numba path; a CUDA device: the block work
+            on the GPU (:func:`topoexp.evaluation.nldr_device.nldr_curves_torch`).
 
     Returns:
         ``{"kl_<σ:g>": ..., "mrre": ..., "trust": ..., "cont": ..., "rmse": ...}``.
     """
-    curves = nldr_curves(
-        X, Z, sigmas=sigmas, k_min=k_min, k_max=k_max, k_step=k_step, block_size=block_size
-    )
-    return curves.summary()
+    kw = dict(sigmas=sigmas, k_min=k_min, k_max=k_max, k_step=k_step, block_size=block_size)
+    if device is not None and not str(device).startswith("cpu"):
+        from topoexp.evaluation.nldr_device import nldr_curves_torch
+
+        return nldr_curves_torch(X, Z, device=device, **kw).summary()
+    return nldr_curves(X, Z, **kw).summary()
 
 
 def nldr_curves(
@@ -612,6 +617,12 @@ class _Accumulator:
             rx_of_z,
             rz_of_x,
         )
+        self.add_ranks(rx_of_z, rz_of_x)
+
+    def add_ranks(self, rx_of_z: np.ndarray, rz_of_x: np.ndarray) -> None:
+        """Add a block's ranks: ``rx_of_z[i, p - 1]`` is ``r^X`` of row i's p-th nearest
+        neighbour in Z, ``rz_of_x`` the converse (int64, ``k_max`` columns)."""
+        k = int(self.ks[-1])
         position = np.arange(1, k + 1)
         self.mrre_zx += (np.abs(rx_of_z - position) / position).sum(axis=0)
         self.mrre_xz += (np.abs(rz_of_x - position) / position).sum(axis=0)

@@ -1,76 +1,29 @@
-"""Transcribed claims: ``claims.yaml`` beside a results README, for the claims no rule expresses.
+"""The README side of the claims: heading anchors and the computed verdicts the prose quotes.
 
-Claims are decided by the rules of the report specs (:mod:`topoexp.report.verdicts`); a claim no
-rule kind expresses yet (a monotone trend, a ratio rule, a qualitative picture) stays here, its
-verdict transcribed from the README. A results directory whose spec sets ``legacy_claims: false``
-has its ``claims.yaml`` replaced by the rules::
+A results README never states a verdict of its own: where its prose gives one, it holds an inline
+marker that ``make report`` fills with the verdict the rule computed::
 
-    claims:
-      - id: branching
-        claim: Branching beats no branching
-        verdict: reproduced        # reproduced | partly reproduced | not reproduced | not run
-        readme_verdict: ""         # the README's own words, when they say more than the category
-        numbers: "16 × 10: 0.858, 1 × 160: 0.722 at m = 120"   # or why it was not run
-        section: The paper's claims, decided     # the README heading it is decided under
-        quote: "Branching beats no branching — reproduced"   # verbatim in the README
+    ### 1. The regulariser improves samples over the plain AE
+    MNIST: <!-- verdict:homreg-reg-beats-ae-mnist -->**reproduced**<!-- /verdict -->
 
-:func:`check_against_readme` lists every claim whose section or quote the README no longer holds,
-so a README and its claims cannot drift apart silently (tested for every results directory).
+:func:`fill_markers` rewrites every marker; a marker naming no claim of the README's results is an
+error, so a renamed rule cannot leave a stale verdict behind.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Literal
+from collections.abc import Mapping
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+__all__ = ["MARKER", "fill_markers", "marker_ids", "slug"]
 
-__all__ = ["VERDICTS", "Claim", "check_against_readme", "load_claims", "slug"]
-
-Verdict = Literal["reproduced", "partly reproduced", "not reproduced", "not run"]
-VERDICTS: tuple[str, ...] = ("reproduced", "partly reproduced", "not reproduced", "not run")
-
-
-class Claim(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str
-    claim: str
-    verdict: Verdict
-    readme_verdict: str = ""
-    numbers: str = ""
-    section: str
-    quote: str
-
-
-def load_claims(path: Path) -> list[Claim]:
-    """The claims of one ``claims.yaml``; a bad entry fails naming the file, entry and key."""
-    data = yaml.safe_load(path.read_text()) or {}
-    entries = data.get("claims")
-    if not isinstance(entries, list):
-        raise ValueError(f"{path}: expected a top-level 'claims' list")
-    claims = []
-    for i, entry in enumerate(entries):
-        try:
-            claims.append(Claim(**entry))
-        except (TypeError, ValidationError) as error:
-            raise ValueError(f"{path}: claims[{i}]: {error}") from None
-    ids = [c.id for c in claims]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"{path}: claim ids must be unique, got {ids}")
-    return claims
+MARKER = re.compile(r"<!-- verdict:([\w.\-]+) -->(.*?)<!-- /verdict -->", re.S)
 
 
 def _plain(text: str) -> str:
     """Markdown reduced for comparison: no emphasis or code marks, single spaces."""
     text = re.sub(r"[*`]", "", text)
     return re.sub(r"\s+", " ", text).strip()
-
-
-def _headings(readme: str) -> list[str]:
-    return [_plain(m.group(1)) for m in re.finditer(r"^#{1,6}\s+(.+?)\s*$", readme, re.M)]
 
 
 def slug(heading: str) -> str:
@@ -80,14 +33,17 @@ def slug(heading: str) -> str:
     return text.replace(" ", "-")
 
 
-def check_against_readme(claims: list[Claim], readme: str) -> list[str]:
-    """Problems: claims whose section heading or verbatim quote the README does not hold."""
-    plain = _plain(readme)
-    headings = _headings(readme)
-    problems = []
-    for c in claims:
-        if _plain(c.section) not in headings:
-            problems.append(f"{c.id}: no README heading {c.section!r}")
-        if _plain(c.quote) not in plain:
-            problems.append(f"{c.id}: README does not say {c.quote!r}")
-    return problems
+def marker_ids(readme: str) -> list[str]:
+    """The claim ids of every verdict marker of ``readme``, in order."""
+    return [m.group(1) for m in MARKER.finditer(readme)]
+
+
+def fill_markers(readme: str, verdicts: Mapping[str, str], where: str = "README") -> str:
+    """``readme`` with every marker set to ``**<verdict>**`` of its claim id."""
+    unknown = sorted(set(marker_ids(readme)) - set(verdicts))
+    if unknown:
+        raise KeyError(f"{where}: verdict markers name no claim of its results: {unknown}")
+    return MARKER.sub(
+        lambda m: f"<!-- verdict:{m.group(1)} -->**{verdicts[m.group(1)]}**<!-- /verdict -->",
+        readme,
+    )

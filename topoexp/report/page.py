@@ -1,8 +1,9 @@
 """The report's content, built from the specs and the committed results (no rendering here).
 
 :func:`build_report` reads every spec of ``conf/report/``, builds its tables with
-:mod:`topoexp.report.tables`, loads the claims of its result directories, their provenance, and
-counts the summary: cells within tolerance out of cells compared, claims by verdict.
+:mod:`topoexp.report.tables`, decides its claims (:mod:`topoexp.report.verdicts`), reads the
+provenance of its result directories, and counts the summary: cells within tolerance out of cells
+compared, claims by verdict.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from topoexp.report import tables
-from topoexp.report.claims import Claim, load_claims
+from topoexp.report.budget import PartBudget, part_budget
+from topoexp.report.rules import ClaimRule
 from topoexp.report.spec import PaperSpec, ResultsSpec, SpecError, TableSpec, load_specs
 from topoexp.report.verdicts import Verdict, decide
 
@@ -79,8 +81,9 @@ class Provenance:
 @dataclass
 class ResultsPart:
     spec: ResultsSpec
-    claims: list[Claim | Verdict]
+    claims: list[Verdict]
     provenance: Provenance
+    budget: PartBudget | None = None
 
 
 @dataclass
@@ -93,11 +96,11 @@ class Summary:
     winners_agree: int = 0
     cells_not_run: int = 0
     verdicts: Counter = field(default_factory=Counter)
-    budget_shares: list[float] = field(default_factory=list)
+    budget_shares: list[float] = field(default_factory=list)  # one per results directory
 
     @property
     def budget_share(self) -> float | None:
-        """Mean share of the protocol's budget over the claims decided from numbers."""
+        """Mean share of the protocols' budgets (seeds × epochs) over the results directories."""
         return float(np.mean(self.budget_shares)) if self.budget_shares else None
 
     @property
@@ -128,7 +131,7 @@ class Section:
     summary: Summary
 
     @property
-    def claims(self) -> Iterator[tuple[ResultsPart, Claim]]:
+    def claims(self) -> Iterator[tuple[ResultsPart, Verdict]]:
         for part in self.parts:
             for claim in part.claims:
                 yield part, claim
@@ -152,7 +155,14 @@ def _source(spec: TableSpec, root: Path) -> pd.DataFrame:
     path = root / spec.source
     if not path.is_file():
         raise SpecError(f"table {spec.id}: source {spec.source} does not exist")
-    frame = _filter(pd.read_csv(path), spec.where, f"table {spec.id}")
+    if spec.records is not None:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or not isinstance(data.get(spec.records), list):
+            raise SpecError(f"table {spec.id}: {spec.source} has no list {spec.records!r}")
+        frame = pd.json_normalize(data[spec.records])
+    else:
+        frame = pd.read_csv(path)
+    frame = _filter(frame, spec.where, f"table {spec.id}")
     if spec.pivot is not None:
         p = spec.pivot
         frame = frame.pivot_table(
@@ -185,7 +195,9 @@ def _ours(spec: TableSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]
         out["n"] = frame[count].to_numpy() if count in frame else np.nan
     rank = {v: i for i, v in enumerate(spec.order)}
     ordered = sorted(out.index, key=lambda k: rank.get(str(k[0]), len(rank)))
-    return out.loc[ordered], metrics
+    out = out.loc[ordered]
+    out.attrs["std_ddof"] = spec.std_ddof
+    return out, metrics
 
 
 def build_table(spec: TableSpec, root: Path) -> BuiltTable:
@@ -207,15 +219,18 @@ def build_table(spec: TableSpec, root: Path) -> BuiltTable:
         reference_keys=ref.keys if ref else None,
         reference_columns=ref.columns if ref else None,
         std_suffix=ref.std_suffix if ref else "_std",
+        ddof=spec.std_ddof,
     )
     if ref is None or ref.context:
         long["within"] = None
+        long["tolerance"], long["tolerance_source"] = np.nan, ""
     long["within"] = long["within"].astype(object)
     _judge_bounded(long, spec.bounded)
     if spec.saturated_at is not None:
         level = spec.saturated_at
         long["saturated"] = (long["ours_mean"] >= level) & (long["paper"] >= level)
         long.loc[long["saturated"], "within"] = None
+        long.loc[long["saturated"], "tolerance_source"] = ""
     built = BuiltTable(
         spec, long, metrics, list(ours.index), reference is not None, tolerance, ours
     )
@@ -295,30 +310,46 @@ def provenance(root: Path, results: Path) -> Provenance:
     return Provenance(commits, sorted(seeds, key=str), runs, _git_date(root, dated), dirty, records)
 
 
+def _absent(rule: ClaimRule, missing: dict[str, str]) -> ClaimRule:
+    """``rule``, or ``not_run`` naming the sources of its optional tables not committed."""
+    absent = [missing[t] for t in rule.tables if t in missing]
+    if not absent or rule.kind == "not_run":
+        return rule
+    why = f"{', '.join(absent)} not committed" + (f": {rule.reason}" if rule.reason else "")
+    return rule.model_copy(update={"kind": "not_run", "reason": why})
+
+
 def build_section(spec: PaperSpec, root: Path) -> Section:
-    built = [build_table(t, root) for t in spec.tables]
+    missing = {t.id: t.source for t in spec.tables if t.optional}
+    missing = {k: v for k, v in missing.items() if not (root / v).is_file()}
+    built = [build_table(t, root) for t in spec.tables if t.id not in missing]
     parts = []
     summary = Summary()
     for results in spec.results:
         directory = root / results.path
         if not (directory / "README.md").is_file():
             raise SpecError(f"{spec.source_file}: results {results.path} has no README.md")
-        claims_file = directory / "claims.yaml"
-        legacy = claims_file.is_file() and results.legacy_claims
-        claims = load_claims(claims_file) if legacy else []
-        parts.append(ResultsPart(results, claims, provenance(root, directory)))
-        summary.verdicts.update(c.verdict for c in claims)
+        if (directory / "claims.yaml").is_file():
+            raise SpecError(
+                f"{spec.source_file}: {results.path}/claims.yaml: transcribed verdicts are gone; "
+                "state each claim as a rule (claims: in the spec)"
+            )
+        parts.append(ResultsPart(results, [], provenance(root, directory)))
     if spec.claims:
         by_id = {t.spec.id: t.ours for t in built}
         paths = [p.spec.path for p in parts]
         decided = []
         for rule in spec.claims:
-            verdict = decide(rule, by_id.get(rule.table))
+            verdict = decide(_absent(rule, missing), by_id)
             index = paths.index(rule.results) if rule.results in paths else 0
             parts[index].claims.append(verdict)
             decided.append(verdict)
         summary.verdicts.update(v.verdict for v in decided)
-        summary.budget_shares += [v.budget_share for v in decided if v.budget_share is not None]
+    paths = [r.path for r in spec.results]
+    for part in parts:
+        part.budget = part_budget(part.spec, built, paths)
+        if part.budget is not None:
+            summary.budget_shares.append(part.budget.share)
     for cells in spec.not_run_cells:
         path = root / REFERENCE_DIR / cells.csv
         if not path.is_file():

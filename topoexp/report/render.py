@@ -12,19 +12,19 @@ from pathlib import Path
 
 import numpy as np
 
-from topoexp.report.claims import slug
+from topoexp.report.claims import fill_markers, slug
 from topoexp.report.page import BuiltTable, Report, ResultsPart, Section, Summary
 from topoexp.report.tables import fmt
-from topoexp.report.verdicts import Verdict
+from topoexp.report.tolerance import SOURCES
+from topoexp.report.verdicts import CATEGORIES
 
 __all__ = ["html_page", "markdown_page"]
 
 TITLE = "topoexp: what is reproduced"
 VERDICT_CLASS = {
     "reproduced": "ok",
-    "reproduced at a reduced budget": "partly",
+    "reproduced at a reduced budget": "reduced",
     "inconclusive": "none",
-    "partly reproduced": "partly",
     "not reproduced": "bad",
     "not run": "none",
 }
@@ -39,10 +39,10 @@ nav ul{display:flex;flex-wrap:wrap;gap:.3rem 1rem;padding:0;list-style:none}
 table{border-collapse:collapse;font-size:.85rem}
 th,td{border:1px solid #d5d5da;padding:.25rem .45rem;vertical-align:top;text-align:left}
 th{background:#f3f3f5}td.num{text-align:right;white-space:nowrap}
-td.num span{display:block}.paper{color:#555}.dev{color:#777;font-size:.8em}
+td.num span{display:block}.paper{color:#555}.dev,.tol{color:#777;font-size:.8em}
 td.out{background:#fde2e1}td.in{background:#e6f4ea}
 .verdict{display:inline-block;padding:0 .4em;border-radius:.3em;white-space:nowrap;font-weight:600}
-.verdict.ok{background:#e6f4ea;color:#1e6b34}.verdict.partly{background:#fff3d6;color:#7a5600}
+.verdict.ok{background:#e6f4ea;color:#1e6b34}.verdict.reduced{background:#fff3d6;color:#7a5600}
 .verdict.bad{background:#fde2e1;color:#9b1c1c}.verdict.none{background:#eceff3;color:#444}
 .claims td{min-width:9rem}.claims td:first-child{min-width:14rem}
 figure{margin:1rem 0}img{max-width:100%;height:auto;border:1px solid #eee}
@@ -62,14 +62,7 @@ def _dev(value: float) -> str:
     return "" if not np.isfinite(value) else f"{value * 100:+.1f} %"
 
 
-COLUMNS = (
-    "reproduced",
-    "reproduced at a reduced budget",
-    "partly reproduced",
-    "inconclusive",
-    "not reproduced",
-    "not run",
-)
+COLUMNS = CATEGORIES
 
 
 def _budget(s: Summary) -> str:
@@ -79,15 +72,43 @@ def _budget(s: Summary) -> str:
 
 def _summary_line(s: Summary) -> str:
     v = s.verdicts
-    claims = ", ".join(f"{v[c]} {c}" for c in COLUMNS if v[c] or c != "partly reproduced")
+    claims = ", ".join(f"{v[c]} {c}" for c in COLUMNS)
     return (
         f"{s.cells_within} of {s.cells_compared} cells compared within tolerance "
         f"({s.cells_context} beside another definition, shown as context; "
         f"{s.cells_saturated} saturated; {s.cells_not_run} not run); "
         f"the paper's winner is ours in {s.winners_agree} of "
         f"{s.winners_checked} columns; claims: {claims}; "
-        f"budget: {_budget(s)} of the protocol's"
+        f"budget: {_budget(s)} of the protocol's (seeds × epochs)"
     )
+
+
+def _part_budget(part: ResultsPart) -> str:
+    b = part.budget
+    return "–" if b is None else f"{b.share * 100:.0f} % ({b.text})"
+
+
+def _budget_line(section: Section) -> str:
+    """Per results directory: its share of the protocol's seeds × epochs."""
+    parts = [f"{_short(p.spec.path)} {_part_budget(p)}" for p in section.parts]
+    return "Budget of the numbers against the protocol's (seeds × epochs): " + "; ".join(parts)
+
+
+def _tol(cell) -> str:
+    """A compared cell's tolerance and its source: ``tol ±0.013 (our seeds)``."""
+    source = cell.get("tolerance_source", "")
+    if cell.within is None or not source or not np.isfinite(cell.get("tolerance", np.nan)):
+        return ""
+    return f"tol ±{fmt(cell.tolerance)} ({SOURCES[source]})"
+
+
+def _sources(table: BuiltTable) -> str:
+    compared = table.long[table.long["within"].notna()]
+    counts = compared["tolerance_source"].value_counts()
+    if counts.empty:
+        return ""
+    parts = [f"{SOURCES[s]} {counts[s]}" for s in SOURCES if s in counts]
+    return " Tolerance per cell from: " + ", ".join(parts) + "."
 
 
 def _legend(table: BuiltTable) -> str:
@@ -100,7 +121,9 @@ def _legend(table: BuiltTable) -> str:
     return (
         f"Each cell: ours (mean ± std over the runs of the row), the paper's value "
         f"(`{ref.csv}`) and the deviation; † outside the tolerance: {table.tolerance.describe()}. "
-        f"{table.within} of {table.compared} cells compared are within it." + _extras(table)
+        f"{table.within} of {table.compared} cells compared are within it."
+        + _sources(table)
+        + _extras(table)
     )
 
 
@@ -141,6 +164,8 @@ def _html_cell(table: BuiltTable, row: tuple, metric: str) -> str:
         parts.append(f'<span class="paper">{label} {escape(paper)}</span>')
         if np.isfinite(cell.rel_dev):
             parts.append(f'<span class="dev">{_dev(cell.rel_dev)}</span>')
+        if _tol(cell):
+            parts.append(f'<span class="tol">{escape(_tol(cell))}</span>')
     css = {True: " in", False: " out"}.get(cell.within, "")  # type: ignore[call-overload]
     mark = " †" if cell.within is False else ""
     if mark:
@@ -189,14 +214,9 @@ def _html_claims(section: Section, root: Path, out_dir: Path) -> str:
     for part, claim in section.claims:
         readme = _rel(f"{part.spec.path}/README.md", root, out_dir)
         verdict = claim.verdict
-        own = (
-            f"<br><small>README: {escape(claim.readme_verdict)}</small>"
-            if claim.readme_verdict
-            else ""
-        )
         rows.append(
             f'<tr data-claim="{escape(claim.id)}"><td>{_inline(claim.claim)}</td>'
-            f'<td><span class="verdict {VERDICT_CLASS[verdict]}">{verdict}</span>{own}</td>'
+            f'<td><span class="verdict {VERDICT_CLASS[verdict]}">{verdict}</span></td>'
             f"<td>{_inline(claim.numbers)}</td>"
             f'<td><a href="{escape(readme)}#{slug(claim.section)}">'
             f"{escape(_short(part.spec.path))}: {escape(claim.section)}</a></td></tr>"
@@ -219,13 +239,15 @@ def _html_provenance(section: Section, root: Path, out_dir: Path) -> str:
         rows.append(
             f'<tr><td><a href="{escape(readme)}">{escape(part.spec.path)}</a></td>'
             f"<td><code>{escape(part.spec.command) or '–'}</code></td>"
-            f"<td>{_inline(part.spec.budget) or '–'}</td><td>{escape(seeds)}</td>"
+            f"<td>{_inline(part.spec.budget) or '–'}</td>"
+            f"<td>{escape(_part_budget(part))}</td><td>{escape(seeds)}</td>"
             f"<td>{p.n_runs if p.n_runs is not None else '–'}</td>"
             f"<td>{escape(p.describe(part.spec.command))}</td><td>{escape(p.date)}</td></tr>"
         )
     return (
         '<div class="table-wrap"><table class="provenance"><thead><tr><th>results</th>'
-        "<th>command</th><th>budget</th><th>seeds</th><th>runs</th><th>commit</th>"
+        "<th>command</th><th>budget</th><th>share of the protocol</th><th>seeds</th><th>runs</th>"
+        "<th>commit</th>"
         f"<th>date</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
@@ -243,6 +265,7 @@ def _html_section(section: Section, root: Path, out_dir: Path) -> str:
         f'<section id="{escape(spec.paper)}" class="paper" data-paper="{escape(spec.paper)}">'
         f"<h2>{escape(spec.title)}</h2>{citation}{intro}"
         f"<p><strong>{escape(_summary_line(section.summary))}</strong></p>"
+        f'<p class="note">{escape(_budget_line(section))}</p>'
         f"<h3>Claims</h3>{_html_claims(section, root, out_dir)}"
         + "".join(_html_table(t) for t in section.tables)
         + (f"<h3>Figures</h3>{figures}" if figures else "")
@@ -320,7 +343,8 @@ def _md_cell(table: BuiltTable, row: tuple, metric: str) -> str:
         if np.isfinite(cell.paper_std):
             paper += f" ± {fmt(cell.paper_std)}"
         dev = _dev(cell.rel_dev)
-        text += f" ({paper}{', ' + dev if dev else ''})"
+        tol = f"; {_tol(cell)}" if _tol(cell) else ""
+        text += f" ({paper}{', ' + dev if dev else ''}{tol})"
     return text + (" †" if cell.within is False else "")
 
 
@@ -350,15 +374,14 @@ def _md_section(section: Section, root: Path, out_dir: Path) -> list[str]:
         lines += [spec.citation, ""]
     if spec.summary:
         lines += [spec.summary, ""]
-    lines += [f"**{_summary_line(section.summary)}**", "", "### Claims", ""]
+    lines += [f"**{_summary_line(section.summary)}**", "", _budget_line(section), ""]
+    lines += ["### Claims", ""]
     claims = list(section.claims)
     if claims:
         lines += ["| claim | verdict | numbers / why | decided in |", "|---|---|---|---|"]
         for part, c in claims:
             readme = _rel(f"{part.spec.path}/README.md", root, out_dir)
-            verdict = f"**{c.verdict}**" + (
-                f" (README: {c.readme_verdict})" if c.readme_verdict else ""
-            )
+            verdict = f"**{c.verdict}**"
             where = f"[{_short(part.spec.path)}: {c.section}]({readme}#{slug(c.section)})"
             lines.append(f"| {_md(c.claim)} | {_md(verdict)} | {_md(c.numbers)} | {_md(where)} |")
     else:
@@ -378,8 +401,8 @@ def _md_section(section: Section, root: Path, out_dir: Path) -> list[str]:
     lines += [
         "### Provenance",
         "",
-        "| results | command | budget | seeds | runs | commit | date |",
-        "|---|---|---|---|---|---|---|",
+        "| results | command | budget | share of the protocol | seeds | runs | commit | date |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for part in section.parts:
         p = part.provenance
@@ -388,6 +411,7 @@ def _md_section(section: Section, root: Path, out_dir: Path) -> list[str]:
             f"[{part.spec.path}]({readme})",
             f"`{part.spec.command}`" if part.spec.command else "–",
             part.spec.budget or "–",
+            _part_budget(part),
             ", ".join(str(s) for s in p.seeds) or "–",
             str(p.n_runs) if p.n_runs is not None else "–",
             p.describe(part.spec.command),
@@ -431,7 +455,7 @@ def markdown_page(report: Report, root: Path, out_dir: Path) -> str:
 
 def verdicts_markdown(section: Section, part: ResultsPart) -> str:
     """``<results>/verdicts.md``: the claims of ``part`` decided by rules (empty if none)."""
-    decided = [c for c in part.claims if isinstance(c, Verdict)]
+    decided = list(part.claims)
     if not decided:
         return ""
     lines = [
@@ -452,12 +476,16 @@ BEGIN, END = "<!-- verdicts: written by make report -->", "<!-- /verdicts -->"
 
 def verdict_lines(part: ResultsPart) -> list[str]:
     """One bullet per rule-decided claim of ``part``: the claim and its computed verdict."""
-    return [f"- {c.claim}: **{c.verdict}**" for c in part.claims if isinstance(c, Verdict)]
+    return [f"- {c.claim}: **{c.verdict}**" for c in part.claims]
 
 
 def with_verdicts(readme: str, section: Section, part: ResultsPart) -> str:
     """``readme`` with its verdicts block (between the markers) set to the computed verdicts;
-    a README without the block gets a ``## Verdicts`` section at the end."""
+    a README without the block gets a ``## Verdicts`` section at the end; every inline verdict
+    marker (:mod:`topoexp.report.claims`) gets its claim's computed verdict."""
+    readme = fill_markers(
+        readme, {c.id: c.verdict for c in part.claims}, f"{part.spec.path}/README.md"
+    )
     block = "\n".join(
         [
             BEGIN,

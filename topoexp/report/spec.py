@@ -7,12 +7,15 @@ repository root; reference CSVs relative to ``results/reference/``)::
     order: 10                     # sections sorted by it
     title: Topological Autoencoders (ICML 2020)
     citation: Moor, Horn, Rieck, Borgwardt
-    results:                      # result directories: README.md, claims.yaml, provenance.json
-      - {path: results/spheres, command: make reproduce-spheres, budget: "..."}
+    results:                      # result directories: README.md, provenance.json
+      - {path: results/spheres, command: make reproduce-spheres, budget: "...",
+         protocol: {seeds: 5, epochs: 100}, epochs: 100}   # the budget share: budget.py
     tables:
       - id: spheres
         title: SPHERES, Table 1
-        source: results/spheres/runs.csv
+        source: results/spheres/runs.csv   # a CSV, or a JSON file with `records` below
+        records: null             # JSON source: the key of its list of records (nested keys
+                                  # flattened with dots: ratios.regularised / plain)
         kind: runs                # runs (one row per run, aggregated over seeds) | aggregated
                                   # (<metric>_mean, <metric>_std, n_seeds) | values (one value)
         where: {dataset: spheres} # rows of the source kept
@@ -21,13 +24,15 @@ repository root; reference CSVs relative to ``results/reference/``)::
         metrics: [kl_0.1, rmse]
         labels: {pca: PCA}        # display names of key values and metrics
         pivot: null               # {index: [beta, n], columns: method, values: mean}
+        std_ddof: 0               # aggregated: the std's ddof (the claims' standard errors)
         reference:                # the paper's values (optional)
           csv: topoae_table1.csv
           where: {dataset: spheres}
           keys: {method: method}  # our row key → its column (default: same name)
           columns: {bottleneck_h0: bottleneck}   # our metric → its column
           context: false          # true: shown beside ours, never compared (another regime)
-        tolerance: {kind: relative, value: 0.2}
+        tolerance: {kind: relative, value: 0.2}   # the default; first, per cell: the paper's
+                                  # std, else our seeds' spread (sources: [paper_std, seeds])
     figures:
       - {path: results/spheres/latents.png, caption: "..."}
 
@@ -43,8 +48,8 @@ import yaml
 from annotated_types import Gt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from topoexp.report.tables import Tolerance
-from topoexp.report.verdicts import ClaimRule
+from topoexp.report.rules import Budget, ClaimRule
+from topoexp.report.tolerance import Tolerance
 
 __all__ = ["PaperSpec", "SpecError", "TableSpec", "load_spec", "load_specs"]
 
@@ -54,11 +59,19 @@ class _Strict(BaseModel):
 
 
 class ToleranceSpec(_Strict):
+    """The default (``kind``, ``value``) and the cell's own noise tried first (``sources``;
+    :mod:`topoexp.report.tolerance`)."""
+
     kind: Literal["relative", "absolute", "paper_std"] = "relative"
     value: Annotated[float, Gt(0)] = 0.2
+    sources: list[Literal["paper_std", "seeds"]] = Field(
+        default_factory=lambda: ["paper_std", "seeds"]
+    )
+    k: Annotated[float, Gt(0)] = 2.0
+    paper_seeds: Annotated[int, Gt(0)] = 5
 
     def build(self) -> Tolerance:
-        return Tolerance(self.kind, self.value)
+        return Tolerance(self.kind, self.value, tuple(self.sources), self.k, self.paper_seeds)
 
 
 class ReferenceSpec(_Strict):
@@ -81,6 +94,7 @@ class TableSpec(_Strict):
     id: str
     title: str
     source: str
+    records: str | None = None
     kind: Literal["runs", "aggregated", "values"] = "runs"
     where: dict[str, str | int | float] = Field(default_factory=dict)
     rows: list[str]
@@ -88,6 +102,9 @@ class TableSpec(_Strict):
     metrics: list[str] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
     pivot: PivotSpec | None = None
+    std_ddof: Literal[0, 1] = 0
+    epochs: Annotated[float, Gt(0)] | None = None  # ours, where it differs from its results'
+    optional: bool = False  # a source not committed yet: the table is left out, its claims not run
     reference: ReferenceSpec | None = None
     tolerance: ToleranceSpec | None = None
     bounded: list[str] = Field(
@@ -118,7 +135,9 @@ class ResultsSpec(_Strict):
     path: str
     command: str = ""
     budget: str = ""
-    legacy_claims: bool = True  # false: its claims.yaml is replaced by the spec's rules
+    protocol: Budget | None = None  # the paper's seeds and epochs (topoexp/report/budget.py)
+    seeds: Annotated[int, Gt(0)] | None = None  # ours, where a table counts no seeds per row
+    epochs: Annotated[float, Gt(0)] | None = None  # ours (a table's `epochs` overrides it)
 
 
 class PaperSpec(_Strict):
@@ -163,8 +182,11 @@ def load_spec(path: Path) -> PaperSpec:
     for i, rule in enumerate(spec.claims):
         if rule.results and rule.results not in paths:
             raise SpecError(f"{path}: claims.{i}.results: {rule.results!r} is not in {paths}")
-        if rule.kind != "not_run" and rule.table not in ids:
-            raise SpecError(f"{path}: claims.{i}.table: {rule.table!r} is not a table id ({ids})")
+        if rule.kind == "not_run":
+            continue
+        for table in rule.tables:
+            if table not in ids:
+                raise SpecError(f"{path}: claims.{i}.table: {table!r} is not a table id ({ids})")
     claim_ids = [c.id for c in spec.claims]
     if len(set(claim_ids)) != len(claim_ids):
         raise SpecError(f"{path}: claims: ids must be unique, got {claim_ids}")

@@ -6,60 +6,21 @@ section of the report via :mod:`topoexp.report.page`):
 - :func:`aggregate`: one row per key (e.g. ``method``), the mean, the population std (ddof = 0,
   as the original tables) and the number of runs of every metric;
 - :func:`compare`: the long table ``row, metric, ours_mean, ours_std, n, paper, paper_std,
-  rel_dev, within``, ``within`` decided by a :class:`Tolerance`; a cell without a paper value has
-  ``within`` = ``None`` (shown, not compared).
+  rel_dev, within, tolerance, tolerance_source``, ``within`` decided by a
+  :class:`~topoexp.report.tolerance.Tolerance` (its half-width and source per cell); a cell
+  without a paper value has ``within`` = ``None`` (shown, not compared).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from topoexp.report.tolerance import Tolerance
+
 __all__ = ["Tolerance", "aggregate", "compare", "fmt", "row_label"]
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """When our mean counts as the paper's value.
-
-    - ``relative``: ``|ours − paper| ≤ value · |paper|`` (a zero paper value is not compared);
-    - ``absolute``: ``|ours − paper| ≤ value``;
-    - ``paper_std``: ``|ours − paper| ≤ value · paper_std`` (cells without a paper std are not
-      compared).
-    """
-
-    kind: Literal["relative", "absolute", "paper_std"] = "relative"
-    value: float = 0.2
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("relative", "absolute", "paper_std"):
-            raise ValueError(
-                f"tolerance kind must be relative, absolute or paper_std: {self.kind!r}"
-            )
-        if not (np.isfinite(self.value) and self.value > 0):
-            raise ValueError(f"tolerance value must be a positive number: {self.value!r}")
-
-    def within(self, ours: float, paper: float, paper_std: float = np.nan) -> bool | None:
-        """True / False, or None when the cell cannot be compared (a value is missing)."""
-        if not (np.isfinite(ours) and np.isfinite(paper)):
-            return None
-        gap = abs(ours - paper)
-        if self.kind == "relative":
-            return None if paper == 0 else bool(gap <= self.value * abs(paper))
-        if self.kind == "absolute":
-            return bool(gap <= self.value)
-        return None if not np.isfinite(paper_std) else bool(gap <= self.value * paper_std)
-
-    def describe(self) -> str:
-        if self.kind == "relative":
-            return f"within ±{self.value * 100:g} % of the paper's value"
-        if self.kind == "absolute":
-            return f"within ±{self.value:g} of the paper's value"
-        return f"within {self.value:g} × the paper's standard deviation of its value"
 
 
 def fmt(value: float | None) -> str:
@@ -120,13 +81,14 @@ def compare(
     reference_keys: Mapping[str, str] | None = None,
     reference_columns: Mapping[str, str] | None = None,
     std_suffix: str = "_std",
+    ddof: int = 0,
 ) -> pd.DataFrame:
     """Long table of every (row, metric) cell of ``table`` beside the paper's value.
 
     ``reference``: the paper's table, already filtered to this table's setting (data set ...);
     ``reference_keys`` maps our key columns to its columns, ``reference_columns`` our metric keys
     to its columns (both default to the same name). ``table`` has ``<metric>_mean``,
-    ``<metric>_std`` and ``n`` (missing std / n: a single value).
+    ``<metric>_std`` and ``n`` (missing std / n: a single value), its std with ``ddof``.
     """
     ref_keys = [dict(reference_keys or {}).get(k, k) for k in keys]
     columns = dict(reference_columns or {})
@@ -150,17 +112,23 @@ def compare(
             paper = _number(ref_row, col)
             paper_std = _number(ref_row, col + std_suffix)
             rel = (ours - paper) / abs(paper) if np.isfinite(paper) and paper != 0 else np.nan
+            n = _count(table, key)
+            width, source = tolerance.width(paper, paper_std, ours_std, n, ddof)
+            if not (np.isfinite(ours) and np.isfinite(paper)) or width is None:
+                width, source = np.nan, ""
             rows.append(
                 {
                     "row": key,
                     "metric": metric,
                     "ours_mean": ours,
                     "ours_std": ours_std,
-                    "n": _count(table, key),
+                    "n": n,
                     "paper": paper,
                     "paper_std": paper_std,
                     "rel_dev": rel if np.isfinite(ours) else np.nan,
-                    "within": tolerance.within(ours, paper, paper_std),
+                    "within": tolerance.within(ours, paper, paper_std, ours_std, n, ddof),
+                    "tolerance": width,
+                    "tolerance_source": source,
                 }
             )
     return pd.DataFrame(
@@ -175,6 +143,8 @@ def compare(
             "paper_std",
             "rel_dev",
             "within",
+            "tolerance",
+            "tolerance_source",
         ],
     )
 

@@ -32,6 +32,7 @@ from topoexp.training.callbacks import (
 )
 from topoexp.training.checkpoint import LoopState
 from topoexp.training.engine import Engine, NonFiniteLossError
+from topoexp.training.ensemble import EnsembleMember, current_rendezvous
 from topoexp.training.schedule import Epochs
 from topoexp.training.steps import ModelLossStep
 
@@ -77,7 +78,9 @@ class Trainer:
     config must match except for the keys in ``resume_allow`` (and ``max_epochs``, ``resume``,
     ``progress``, the logger and the paths), and every difference is recorded. ``batches``:
     ``memory`` (the split as one tensor on the device) or ``loader`` (a DataLoader); both give
-    the same batches in the same order.
+    the same batches in the same order. ``ensemble``: seeds trained together in one process
+    (:mod:`topoexp.training.ensemble`); each member writes the run directory
+    ``<run dir>/seed_<seed>`` a single run with its seed would write (empty: one run).
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class Trainer:
         log_every: Annotated[int, Ge(0)] = 0,
         drop_last: bool = True,
         batches: BatchSource = "memory",
+        ensemble: Sequence[int] = (),
         seed: Annotated[int, BUILD_ARG] = 0,
     ) -> None:
         try:
@@ -122,6 +126,11 @@ class Trainer:
         self.log_every = log_every
         self.drop_last = drop_last
         self.batches = batches
+        self.ensemble = [int(s) for s in ensemble]
+        if len(set(self.ensemble)) != len(self.ensemble):
+            raise ArgumentError("ensemble", f"the members' seeds repeat: {self.ensemble}")
+        if self.ensemble and resume:
+            raise ArgumentError("ensemble", "ensembles do not resume (trainer.resume=true)")
         self.seed = seed
 
     def check_sizes(self, n_fit: int, n_validation: int) -> None:
@@ -154,6 +163,16 @@ class Trainer:
         otherwise those of the last epoch.
         """
         self.check_sizes(len(fit_data), len(validation))  # type: ignore[arg-type]
+        rendezvous = current_rendezvous()
+        if rendezvous is not None:
+            member = rendezvous.submit(
+                EnsembleMember(
+                    self, model, fit_data, validation, checkpoint_dir, test, on_epoch, on_step
+                )
+            )
+            if member.error is not None:
+                raise member.error
+            return member.state
         device = torch.device(self.device)
         model.to(device)
         optimizer = torch.optim.Adam(
