@@ -282,6 +282,8 @@ KNOWN = [
     (("one_class", "mnist", "vae", "none", "generative"), "runnable"),
     (("embedding", "mnist", "deep", "none", "generative"), "refused: evaluators.generative"),
     (("generative", "mnist", "gen_ae", "none", "generative"), "refused: evaluators.generative"),
+    (("embedding", "problem/points", "deep", "ball", "none"), "refused: dataset"),
+    (("one_class", "problem/points", "pca", "none", "none"), "refused: dataset"),
     (("corel_toy", "spheres", "mlp", "connectivity", "none"), "refused: dataset"),
     (("regression_sweep", "problem/points", "mlp", "none", "none"), "refused: dataset"),
 ]

@@ -5,6 +5,7 @@ A run is ``dataset`` + ``model`` + objective (the model's own term plus the regu
 capabilities the components declare (:mod:`topoexp.capabilities`) before any data are built:
 
 - the task's needs against the model's offers (``task=generative`` needs a prior);
+- the data set: samples (vectors or images), not an optimised problem (``task=optimise``'s);
 - the model's ``needs_data`` against the data set's offers (COREL's convolutions need images);
 - each regulariser's needs against the model's offers (a regulariser needs a trained encoder);
 - the evaluator's needs against what the task produces (latents, samples), and each further
@@ -21,6 +22,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from topoexp.capabilities import (
+    IMAGES,
+    VECTORS,
     data_offers,
     declared,
     model_offers,
@@ -28,7 +31,7 @@ from topoexp.capabilities import (
     require_capabilities,
 )
 from topoexp.config.build import build
-from topoexp.config.validate import ConfigError
+from topoexp.config.validate import ConfigError, require
 
 __all__ = [
     "build_evaluators",
@@ -69,6 +72,15 @@ def check_composition(
     ``regularisers``/``latents``: whether the task trains a model a regulariser acts on (``None``:
     the task checks its ``loss`` entries itself), and makes latents the ``evaluators`` group could
     score."""
+    if cfg.get("dataset") is not None:  # samples to fit and evaluate, not an optimised problem
+        samples = data_offers(cfg.dataset) & {VECTORS, IMAGES}
+        require(
+            bool(samples),
+            "dataset",
+            f"{task} fits and evaluates a data set of vectors or images; "
+            f"{option_name(cfg, 'dataset')} offers: "
+            f"{', '.join(sorted(data_offers(cfg.dataset))) or 'nothing'}",
+        )
     model = cfg.get("model")
     offered = model_offers(model)
     model_name = option_name(cfg, "model")
