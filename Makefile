@@ -13,7 +13,7 @@ export TOPOEXP_DATA_DIR ?= $(CURDIR)/data
 
 .PHONY: help install run test test-full lint format bench bench-device report reproduce-spheres report-spheres \
   reproduce-study reproduce-perplexity reproduce-mnist reproduce-fmnist reproduce-cifar10 \
-  reproduce-cifar clean
+  reproduce-cifar clean campaign-prepare campaign-plan campaign-rehearse campaign-unpack
 
 help:  ## list targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -91,9 +91,9 @@ reproduce-spheres: install  ## SPHERES rows of TopoAE Table 1: 7 methods × 5 se
 	  hydra.sweep.dir=multirun/spheres
 	$(MAKE) report-spheres
 
-report-spheres: install  ## rebuild results/spheres from multirun/spheres
-	$(PY) -m topoexp.report.table1 --dataset spheres --runs multirun/spheres --out results/spheres \
-	  --reference $(REFERENCE)/topoae_table1.csv
+report-spheres: install  ## multirun/spheres as run records in results/spheres/runs, then the report
+	$(PY) -m topoexp.report.table1 --dataset spheres --runs multirun/spheres --out results/spheres
+	$(MAKE) report
 
 IMAGE_METHODS ?= pca tsne umap ae topoae topopca
 IMAGE_SEEDS ?= $(SEEDS)
@@ -115,7 +115,8 @@ reproduce-$(1): install
 	  seed=$$(IMAGE_SEEDS) $$(RUN_FLAGS) $$(IMAGE_FLAGS) hydra/launcher=joblib \
 	  hydra.launcher.n_jobs=$$(JOBS) hydra.sweep.dir=multirun/$(1)$$(if $$(IMAGE_TAG),-$$(IMAGE_TAG))
 	$$(PY) -m topoexp.report.table1 --dataset $(1) --runs multirun/$(1)$$(if $$(IMAGE_TAG),-$$(IMAGE_TAG)) \
-	  --out results/$(1)$$(if $$(IMAGE_TAG),/$$(IMAGE_TAG)) --reference $$(REFERENCE)/topoae_table1.csv
+	  --out results/$(1)$$(if $$(IMAGE_TAG),/$$(IMAGE_TAG))
+	$$(if $$(IMAGE_TAG),,$$(MAKE) report)
 endef
 $(eval $(call image_target,mnist,MNIST))
 $(eval $(call image_target,fmnist,Fashion-MNIST))
@@ -127,9 +128,6 @@ reproduce-cifar10:  ## CIFAR-10 rows of TopoAE Table 1 into results/cifar10 (not
 reproduce-cifar: reproduce-cifar10  ## alias of reproduce-cifar10
 
 STUDY_SEEDS ?= 249040430,621965744,771860110,775293950,700134501
-STUDY_METRICS := kl_0.01 kl_0.1 kl_1 trust rmse bottleneck_h0 sliced_wasserstein_h0 \
-  bottleneck_h0_maxnorm sliced_wasserstein_h0_maxnorm bottleneck_h1_maxnorm sliced_wasserstein_h1_maxnorm
-
 STUDY_DATA ?= spheres
 # extra overrides for every run of the study, e.g. its own SPHERES definitions:
 # STUDY_FLAGS="dataset.standardise=false dataset.big_factor=20" (a budget run: its own folders)
@@ -152,18 +150,18 @@ reproduce-study: install  ## reproduction study (STUDY_DATA=spheres|mnist): TPE 
 	    seed=$(STUDY_SEEDS) $(RUN_FLAGS) $(STUDY_FLAGS) hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
 	    hydra.sweep.dir=$(STUDY_RUNS)/$(STUDY_DATA)/$$m || exit 1; \
 	done
-	$(PY) -m topoexp.report.table1 --dataset $(STUDY_DATA) --runs $(STUDY_RUNS)/$(STUDY_DATA) --out $(STUDY_OUT) \
-	  --reference $(REFERENCE)/reproduction_study_table1.csv --metrics $(STUDY_METRICS) \
-	  --reference-column bottleneck_h0=bottleneck --reference-column sliced_wasserstein_h0=sliced_wasserstein
+	$(PY) -m topoexp.report.table1 --dataset $(STUDY_DATA) --runs $(STUDY_RUNS)/$(STUDY_DATA) --out $(STUDY_OUT)
 	if [ "$(STUDY_DATA)" = spheres ]; then $(MAKE) reproduce-perplexity; fi
+	$(if $(STUDY_TAG),,$(MAKE) report)
 
 PERPLEXITIES ?= 5,30,50,100,250,500,750
 
 reproduce-perplexity: install  ## t-SNE perplexity study on SPHERES (study's Figure 8) into results/reproduction_study
-	$(if $(STUDY_TAG),,$(call guard_results,results/reproduction_study/perplexity.csv))
+	$(if $(STUDY_TAG),,$(call guard_results,results/reproduction_study/runs/perplexity))
 	$(PY) -m topoexp -m +experiment=study/spheres_tsne model.perplexity=$(PERPLEXITIES) $(RUN_FLAGS) $(STUDY_FLAGS) \
 	  hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) hydra.sweep.dir=$(STUDY_RUNS)/perplexity
 	$(PY) -m topoexp.report.perplexity --runs $(STUDY_RUNS)/perplexity --out $(STUDY_OUT)
+	$(if $(STUDY_TAG),,$(MAKE) report)
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache
@@ -282,6 +280,9 @@ reproduce-toplayer-attacks: install  ## TopologyLayer paper: attacks on TopModel
 report-toplayer-attacks: install  ## rebuild results/topology_layer/attacks from multirun/toplayer_attacks
 	$(PY) -m topoexp.report.attacks --runs multirun/toplayer_attacks --out $(ATTACKS_OUT) \
 	  --reference $(REFERENCE)/topology_layer_attacks.csv
+	$(PY) -m topoexp.report.records --runs multirun/toplayer_attacks --out $(ATTACKS_OUT)/runs \
+	  --name '{method}_eps{task.eps}_steps{task.steps}'
+	$(MAKE) report
 # ---- end TopologyLayer ----------------------------------------------------------------------
 
 # ---- TopologyLayer paper: the generator prior (section 3.2, Figures 8-10) -----------------
@@ -315,6 +316,8 @@ reproduce-toplayer-generator: install  ## TopologyLayer generator prior: baselin
 report-toplayer-generator: install  ## rebuild results/topology_layer/generator from the runs in GEN_RUNS
 	$(PY) -m topoexp.report.toplayer_generator --runs $(GEN_RUNS) --out $(GEN_OUT) \
 	  --reference $(REFERENCE)/topology_layer_generator.csv
+	$(PY) -m topoexp.report.records --runs $(GEN_RUNS) --out $(GEN_OUT)/runs
+	$(MAKE) report
 # ---- end TopologyLayer generator prior ------------------------------------------------------
 # ------------------------------------------------ homological regularisation of generative AEs
 # {MNIST, Fashion-MNIST} × {AE, AE + regulariser, VAE} × latent {2, 5, 10}, the disk-
@@ -345,3 +348,40 @@ reproduce-homreg: install  ## homological regularisation: 18 configurations, the
 
 report-homreg: install  ## rebuild results/homreg from multirun/homreg (HOMREG_RUNS, HOMREG_OUT)
 	$(PY) -m topoexp.report.homreg --runs $(HOMREG_RUNS) --out $(HOMREG_OUT)
+
+# ---- device campaign: experiments on a GPU machine reached through one command -------------
+# scripts/device_campaign.py (README "Running a campaign on a GPU machine"): campaign-prepare
+# fills .device/ (wheels the machine lacks, data as .gz; name it in the call's carry),
+# campaign-plan prints the command to give it, campaign-unpack brings the archives back.
+# CAMPAIGN_DATA=mnist carries one data set per call when prepare finds both too large.
+CAMPAIGN_EXPERIMENTS ?= spheres/topoae
+CAMPAIGN_SEEDS ?= $(SEEDS)
+CAMPAIGN_DATA ?=
+CAMPAIGN_FLAGS ?=
+CAMPAIGN_TIMEOUT ?= 600
+CAMPAIGN_NAME ?=
+CAMPAIGN_ARCHIVES ?=
+CAMPAIGN_TABLES ?= budget
+CAMPAIGN_REHEARSAL_FLAGS ?= debug=smoke
+campaign_extra = $(foreach f,$(1),--extra $(f))
+
+campaign-prepare: install  ## .device/ for CAMPAIGN_EXPERIMENTS: wheels, data (CAMPAIGN_DATA), manifest; refused over 64 MiB
+	$(PY) scripts/device_campaign.py prepare --experiments $(CAMPAIGN_EXPERIMENTS) \
+	  $(if $(CAMPAIGN_DATA),--data $(CAMPAIGN_DATA)) $(call campaign_extra,$(CAMPAIGN_FLAGS))
+
+campaign-plan:  ## the device command (carry .device, timeout CAMPAIGN_TIMEOUT), checked against 2,000 characters
+	$(PYTHON) scripts/device_campaign.py plan --experiments $(CAMPAIGN_EXPERIMENTS) \
+	  --seeds $(CAMPAIGN_SEEDS) --timeout-s $(CAMPAIGN_TIMEOUT) $(if $(CAMPAIGN_NAME),--name $(CAMPAIGN_NAME)) \
+	  $(call campaign_extra,$(CAMPAIGN_FLAGS))
+
+campaign-rehearse: install  ## the campaign on this CPU at debug=smoke: multirun/rehearsal, archives in campaign-out/
+	rm -rf multirun/rehearsal campaign-out
+	$(PY) scripts/device_campaign.py run --experiments $(CAMPAIGN_EXPERIMENTS) --seeds $(CAMPAIGN_SEEDS) \
+	  --budget-s 600 --out campaign-out --name rehearsal \
+	  $(call campaign_extra,$(CAMPAIGN_FLAGS) $(CAMPAIGN_REHEARSAL_FLAGS))
+
+campaign-unpack: install  ## CAMPAIGN_ARCHIVES (campaign.json + runs-*.tar.xz) into multirun/, checked; tables and report rebuilt
+	@test -n "$(CAMPAIGN_ARCHIVES)" || { echo "CAMPAIGN_ARCHIVES=<folder holding campaign.json> is needed"; exit 1; }
+	$(PY) scripts/device_campaign.py unpack $(CAMPAIGN_ARCHIVES) --into multirun \
+	  --tables $(CAMPAIGN_TABLES) $(if $(FORCE),--force)
+# ---- end device campaign ----------------------------------------------------------------------

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 
-from topoexp.report import perplexity, table1
+from topoexp.report import perplexity, table1, tables
+from topoexp.report.records import load_records
 
 
 def _fake_run(root, name, method, seed, metrics, perplexity_value=None, status="completed"):
@@ -32,40 +32,30 @@ def _fake_run(root, name, method, seed, metrics, perplexity_value=None, status="
     )
 
 
-def test_table_means_population_std_and_flags(tmp_path):
+def test_table1_copies_the_completed_runs_into_records(tmp_path):
     runs = tmp_path / "runs"
     _fake_run(runs, "a", "pca", 1, {"kl_0.1": 0.6, "rmse": 11.0})
     _fake_run(runs, "b", "pca", 2, {"kl_0.1": 0.7, "rmse": 13.0})
     _fake_run(runs, "c", "pca", 3, {"kl_0.1": 99.0, "rmse": 99.0}, status="failed")  # ignored
-    reference = tmp_path / "paper.csv"
-    pd.DataFrame([{"dataset": "spheres", "method": "pca", "kl_0.1": 0.65, "rmse": 8.0}]).to_csv(
-        reference, index=False
-    )
-
-    long = table1.build("spheres", runs, tmp_path / "out", reference).set_index("metric")
-    assert long.loc["kl_0.1", "ours_mean"] == pytest.approx(0.65)
-    assert long.loc["kl_0.1", "ours_std"] == pytest.approx(0.05)  # ddof = 0
-    assert not long.loc["kl_0.1", "outside_20pct"]
-    assert long.loc["rmse", "rel_dev"] == pytest.approx(0.5) and long.loc["rmse", "outside_20pct"]
-    markdown = (tmp_path / "out" / "table.md").read_text()
-    assert "| PCA | 2 |" in markdown and "†" in markdown
-    assert (tmp_path / "out" / "latents.png").stat().st_size > 0
+    copied = table1.build("spheres", runs, tmp_path / "out")
+    assert sorted(copied["seed"]) == [1, 2]
+    records = load_records(tmp_path / "out" / "runs")
+    assert list(records["run"]) == ["pca_1", "pca_2"]
+    assert records["kl_0.1"].tolist() == [0.6, 0.7]
+    assert (tmp_path / "out/runs/pca_1/latents.npz").is_file()  # the first seed's, for the figure
+    assert not (tmp_path / "out/runs/pca_2/latents.npz").exists()
 
 
-def test_table_from_several_run_directories(tmp_path):
+def test_table1_from_several_run_directories(tmp_path):
     _fake_run(tmp_path / "pca_runs", "a", "pca", 1, {"kl_0.1": 0.6})
     _fake_run(tmp_path / "ae_runs", "b", "ae", 7, {"kl_0.1": 0.5})
     _fake_run(tmp_path / "ae_runs", "c", "ae", 8, {"kl_0.1": 0.7})
     dirs = [tmp_path / "pca_runs", tmp_path / "ae_runs"]
     table1.main(["--dataset", "spheres", "--runs", *map(str, dirs), "--out", str(tmp_path / "o")])
-    long = pd.read_csv(tmp_path / "o" / "table.csv").set_index("method")
-    assert long.loc["ae", "ours_mean"] == pytest.approx(0.6)
-    assert long.loc["pca", "ours_mean"] == pytest.approx(0.6)
-    markdown = (tmp_path / "o" / "table.md").read_text()
-    assert "| PCA | 1 | 0.6000 (–) |" in markdown  # one seed: no ± spread
-    assert "| AE | 2 | 0.6000 ± 0.1000 (–) |" in markdown
-    provenance = json.loads((tmp_path / "o" / "provenance.json").read_text())
-    assert provenance["methods"] == {"ae": [7, 8], "pca": [1]}
+    records = load_records(tmp_path / "o" / "runs")
+    assert sorted(records["run"]) == ["ae_7", "ae_8", "pca_1"]
+    table = tables.aggregate(records, ["method"], ["kl_0.1"])
+    assert table.loc[[("ae",)], "kl_0.1_mean"].iloc[0] == pytest.approx(0.6)
 
 
 def test_no_completed_runs_is_an_error(tmp_path):
@@ -73,7 +63,7 @@ def test_no_completed_runs_is_an_error(tmp_path):
         table1.collect_runs(tmp_path)
 
 
-def test_perplexity_report_orders_by_perplexity(tmp_path):
+def test_perplexity_runs_become_records_named_by_perplexity(tmp_path):
     runs = tmp_path / "runs"
     for i, p in enumerate([750.0, 5.0, 30.0]):
         metrics = {
@@ -88,5 +78,7 @@ def test_perplexity_report_orders_by_perplexity(tmp_path):
         _fake_run(runs, f"r{i}", "tsne", 1, metrics, perplexity_value=p)
     table = perplexity.build(runs, tmp_path / "out")
     assert table["perplexity"].tolist() == [5.0, 30.0, 750.0]
-    assert table["sliced_wasserstein_h1"].tolist() == [5.0, 30.0, 750.0]
+    records = load_records(tmp_path / "out/runs/perplexity", {"perplexity": "model.perplexity"})
+    assert sorted(records["run"]) == ["tsne_perplexity30", "tsne_perplexity5", "tsne_perplexity750"]
+    assert sorted(records["sliced_wasserstein_h1"]) == [5.0, 30.0, 750.0]
     assert (tmp_path / "out" / "tsne_latents_perplexity_750.png").exists()

@@ -16,6 +16,7 @@ from topoexp.report import tables
 from topoexp.report.__main__ import write_report
 from topoexp.report.claims import fill_markers, marker_ids, slug
 from topoexp.report.page import build_report
+from topoexp.report.records import load_records
 from topoexp.report.render import COLUMNS, html_page, markdown_page
 from topoexp.report.spec import SpecError, load_spec, load_specs
 
@@ -118,7 +119,7 @@ def test_toy_spec_end_to_end(tmp_path):
     spec["claims"] = [rule | {"row": "b", "against": ["a"], "lower_is_better": False}]
     spec["claims"][0] |= {"min_seeds": 1, "protocol": {"seeds": 1}}
     path.write_text(yaml.safe_dump(spec, allow_unicode=True))
-    report = write_report(tmp_path, tmp_path / "results")
+    report = write_report(tmp_path)
     # a: mean 2 vs 2.1 over 2 seeds (sample std √2): tolerance from our seeds,
     # 2 · √2 · √(1/2 + 1/5) + 0.05 (half the paper's last digit) = 2.42, within;
     # b: one seed, the default ±10 % of 4 = 0.4: 5 vs 4 (+25 %) outside
@@ -227,13 +228,15 @@ def test_summary_counts_equal_those_of_the_results_directories():
     page = (RESULTS / "index.html").read_text()
     compared = 0
     for d in ("spheres", "mnist", "fmnist"):
-        long = pd.read_csv(RESULTS / d / "table.csv")
+        long = pd.read_csv(RESULTS / d / "tables" / f"topoae_{d}.csv")
         compared += int((long["paper"].notna() & long["ours_mean"].notna()).sum())
     context = 0
-    for d in ("reproduction_study", "reproduction_study/mnist"):
-        long = pd.read_csv(RESULTS / d / "table.csv")
+    for table in ("study_spheres", "study_mnist"):
+        long = pd.read_csv(RESULTS / "reproduction_study/tables" / f"{table}.csv")
         context += int(long["paper"].notna().sum())
-    runs = pd.read_csv(RESULTS / "topology_layer/attacks/runs.csv")
+    columns = {"eps": "task.eps", "steps": "task.steps"}
+    runs = load_records(RESULTS / "topology_layer/attacks/runs", columns)
+    runs["model"] = runs["method"].str.removeprefix("attack_")
     ours = runs[(runs.eps == 0.3) & (runs.steps == 100)].set_index("model").attack_success_rate
     paper = pd.read_csv(RESULTS / "reference/topology_layer_attacks.csv").set_index("target_model")
     both = pd.concat([ours, paper.attack_success_rate], axis=1, join="inner").dropna()

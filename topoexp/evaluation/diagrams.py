@@ -60,7 +60,6 @@ import gudhi
 import numpy as np
 import ripser
 from gudhi.hera import wasserstein_distance as _hera_wasserstein
-from gudhi.wasserstein import wasserstein_distance as _pot_wasserstein
 from scipy.spatial.distance import pdist, squareform
 
 __all__ = [
@@ -272,6 +271,14 @@ def _wasserstein_common_birth(
         t[1:] = np.minimum(t[1:], row[:-1] + np.abs(xi - y) ** order)  # x_i matched to y_j
         row = cum_y + np.minimum.accumulate(t - cum_y)  # then y_j ... to the diagonal
     return float(max(row[-1], 0.0) ** (1.0 / order))
+
+
+def _pot_wasserstein(*args, **kwargs) -> float:
+    """``gudhi.wasserstein.wasserstein_distance``, imported when first used: it imports POT
+    (a 33 MB wheel), which only the ``pot`` backend needs."""
+    from gudhi.wasserstein import wasserstein_distance
+
+    return wasserstein_distance(*args, **kwargs)
 
 
 def _pot_wasserstein_checked(

@@ -2,30 +2,31 @@
 
 :func:`build_report` reads every spec of ``conf/report/``, builds its tables with
 :mod:`topoexp.report.tables`, decides its claims (:mod:`topoexp.report.verdicts`), reads the
-provenance of its result directories, and counts the summary: cells within tolerance out of cells
+provenance of its tables' run records, and counts the summary: cells within tolerance out of cells
 compared, claims by verdict.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
-from topoexp.report import tables
+from topoexp.report import records, tables
 from topoexp.report.budget import PartBudget, part_budget
+from topoexp.report.provenance import RecordsProvenance
 from topoexp.report.rules import ClaimRule
 from topoexp.report.spec import PaperSpec, ResultsSpec, SpecError, TableSpec, load_specs
+from topoexp.report.table1 import PoolingError, check_poolable
 from topoexp.report.verdicts import Verdict, decide
 
-__all__ = ["BuiltTable", "Provenance", "Report", "Section", "Summary", "build_report"]
+__all__ = ["BuiltTable", "Report", "ResultsPart", "Section", "Summary", "build_report"]
 
 REFERENCE_DIR = "results/reference"
 
@@ -39,7 +40,9 @@ class BuiltTable:
     has_reference: bool
     tolerance: tables.Tolerance | None
     ours: pd.DataFrame | None = None
+    provenance: RecordsProvenance | None = None  # None: the source is not run records
     winners: list[tuple[str, str, str]] = field(default_factory=list)  # metric, ours, paper's
+    out: str = ""  # where make report writes <out>.md and <out>.csv
 
     @property
     def saturated(self) -> int:
@@ -59,30 +62,10 @@ class BuiltTable:
 
 
 @dataclass
-class Provenance:
-    commits: list[str]
-    seeds: list[Any]
-    n_runs: int | None
-    date: str
-    dirty: int = 0  # runs whose provenance says the tree was dirty
-    records: int = 0  # run records committed under <results>/runs/
-
-    def describe(self, command: str) -> str:
-        """The commits that ran the code, dirty trees, and where the run records are."""
-        text = ", ".join(self.commits) or "–"
-        if self.dirty:
-            text += f" ({self.dirty} run{'s' if self.dirty != 1 else ''} from a dirty tree)"
-        if self.records:
-            return text + f"; {self.records} run records under runs/"
-        rebuild = f"; rebuild with {command}" if command else ""
-        return text + f"; run records not committed{rebuild}"
-
-
-@dataclass
 class ResultsPart:
     spec: ResultsSpec
     claims: list[Verdict]
-    provenance: Provenance
+    provenance: RecordsProvenance | None = None  # the records of its tables (None: no records)
     budget: PartBudget | None = None
 
 
@@ -143,71 +126,142 @@ class Report:
     summary: Summary
 
 
-def _filter(frame: pd.DataFrame, where: dict, what: str) -> pd.DataFrame:
+def _same(cell: object, value: object) -> bool:
+    if str(cell) == str(value):
+        return True
+    try:
+        return float(cell) == float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def select_rows(frame: pd.DataFrame, where: dict, what: str) -> pd.DataFrame:
+    """The rows of ``frame`` whose column equals the value (or one of the values) of ``where``."""
     for key, value in where.items():
         if key not in frame:
             raise SpecError(f"{what}: 'where' names the column {key!r}, not in {list(frame)}")
-        frame = frame[frame[key].astype(str) == str(value)]
+        values = value if isinstance(value, list) else [value]
+        keep = frame[key].map(lambda cell, vs=values: any(_same(cell, v) for v in vs))
+        frame = frame[keep.astype(bool)]
     return frame
 
 
-def _source(spec: TableSpec, root: Path) -> pd.DataFrame:
+def _read(spec: TableSpec, root: Path) -> pd.DataFrame:
+    """The source as one frame: run records (a directory), a CSV, or a JSON list."""
     path = root / spec.source
+    if path.is_dir():
+        if spec.array is not None:
+            return records.load_array(path, spec.array, spec.columns)
+        return records.load_records(path, spec.columns)
     if not path.is_file():
         raise SpecError(f"table {spec.id}: source {spec.source} does not exist")
+    if spec.columns or spec.array:
+        raise SpecError(f"table {spec.id}: columns and array need run records, not {spec.source}")
     if spec.records is not None:
         data = json.loads(path.read_text())
         if not isinstance(data, dict) or not isinstance(data.get(spec.records), list):
             raise SpecError(f"table {spec.id}: {spec.source} has no list {spec.records!r}")
-        frame = pd.json_normalize(data[spec.records])
-    else:
-        frame = pd.read_csv(path)
-    frame = _filter(frame, spec.where, f"table {spec.id}")
+        return pd.json_normalize(data[spec.records])
+    return pd.read_csv(path)
+
+
+def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``frame`` sorted by ``keys`` (numbers as numbers, stable)."""
+
+    def key(column: pd.Series) -> pd.Series:
+        numbers = pd.to_numeric(column, errors="coerce")
+        return numbers if numbers.notna().all() else column.astype(str)
+
+    return frame.sort_values(keys, key=key, kind="stable") if keys else frame
+
+
+def _check_pooled(spec: TableSpec, directory: Path, frame: pd.DataFrame) -> None:
+    """The full records of one row must differ only in their seed (converted records hold too
+    little of their config to compare)."""
+    full = frame[frame["record"] == records.FULL]
+    for _, group in full.groupby(spec.rows, sort=False, dropna=False):
+        configs = {
+            r: yaml.safe_load((directory / r / "config.yaml").read_text()) for r in group["run"]
+        }
+        try:
+            check_poolable(configs)
+        except PoolingError as error:
+            raise SpecError(f"table {spec.id}: {error}") from None
+
+
+def _source(spec: TableSpec, root: Path) -> tuple[pd.DataFrame, RecordsProvenance | None]:
+    """The source's rows this table keeps, and the provenance of their run records."""
+    frame = select_rows(_read(spec, root), spec.where, f"table {spec.id}")
+    found = None
+    if (root / spec.source).is_dir():
+        if frame.empty:
+            raise SpecError(f"table {spec.id}: no record of {spec.source} matches {spec.where}")
+        found = RecordsProvenance.of(frame, spec.source)
+        frame = _sorted(frame, [k for k in spec.rows if k in frame])  # not the folder's order
+        if spec.kind == "runs" and spec.array is None:
+            _check_pooled(spec, root / spec.source, frame)
+    if spec.order_by is not None:
+        if spec.order_by not in frame:
+            raise SpecError(f"table {spec.id}: order_by {spec.order_by!r} is not a column")
+        if spec.order:
+            rank = {str(v): i for i, v in enumerate(spec.order)}
+            position = [rank.get(str(v), len(rank)) for v in frame[spec.order_by]]
+            frame = frame.iloc[sorted(range(len(frame)), key=position.__getitem__)]
+        else:
+            frame = _sorted(frame, [spec.order_by])
     if spec.pivot is not None:
         p = spec.pivot
         frame = frame.pivot_table(
             index=p.index, columns=p.columns, values=p.values, aggfunc="first", sort=False
         ).reset_index()
         frame.columns = [str(c) for c in frame.columns]
-    return frame
+    return frame, found
 
 
 def _ours(spec: TableSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Index of row-key tuples; ``<metric>_mean``, ``<metric>_std``, ``n``; and the metrics."""
     metrics = list(spec.metrics)
+    described = {*spec.rows, "seed", *records.KEYS, *records.META, *spec.columns}
     if spec.kind == "runs":
-        metrics = metrics or [c for c in frame if c not in spec.rows and c != "seed"]
+        metrics = metrics or [c for c in frame if c not in described]
         return tables.aggregate(frame, spec.rows, metrics, spec.order), metrics
     if not metrics:
-        metrics = [c for c in frame if c not in spec.rows]
+        metrics = [c for c in frame if c not in described]
     out = pd.DataFrame(index=[tuple(r) for r in frame[spec.rows].itertuples(index=False)])
     for m in metrics:
-        if spec.kind == "aggregated":
-            mean, std = frame.get(f"{m}_mean"), frame.get(f"{m}_std")
-        else:
-            mean, std = frame.get(m), None
+        mean, std = frame.get(m), frame.get(f"{m}_std")
+        if spec.kind == "aggregated" and f"{m}_mean" in frame:
+            mean = frame[f"{m}_mean"]
         if mean is None:
             raise SpecError(f"table {spec.id}: metric {m!r} is not in {spec.source}")
         out[f"{m}_mean"] = pd.to_numeric(mean, errors="coerce").to_numpy()
-        out[f"{m}_std"] = np.nan if std is None else std.to_numpy()
+        out[f"{m}_std"] = np.nan if std is None else pd.to_numeric(std, errors="coerce").to_numpy()
     if spec.kind == "aggregated":
         count = "n_seeds" if "n_seeds" in frame else "n"
-        out["n"] = frame[count].to_numpy() if count in frame else np.nan
-    rank = {v: i for i, v in enumerate(spec.order)}
-    ordered = sorted(out.index, key=lambda k: rank.get(str(k[0]), len(rank)))
-    out = out.loc[ordered]
+        one = 1 if "record" in frame else np.nan  # a record without a count: one run
+        out["n"] = frame[count].to_numpy() if count in frame else one
+    if spec.order_by is None:
+        rank = {v: i for i, v in enumerate(spec.order)}
+        out = out.loc[sorted(out.index, key=lambda k: rank.get(str(k[0]), len(rank)))]
     out.attrs["std_ddof"] = spec.std_ddof
     return out, metrics
 
 
 def build_table(spec: TableSpec, root: Path) -> BuiltTable:
-    ours, metrics = _ours(spec, _source(spec, root))
+    frame, found = _source(spec, root)
+    ours, metrics = _ours(spec, frame)
     reference = None
     if spec.reference is not None:
         path = root / REFERENCE_DIR / spec.reference.csv
         if not path.is_file():
             raise SpecError(f"table {spec.id}: reference {path.relative_to(root)} does not exist")
-        reference = _filter(pd.read_csv(path), spec.reference.where, f"table {spec.id} reference")
+        reference = select_rows(
+            pd.read_csv(path), spec.reference.where, f"table {spec.id} reference"
+        )
+        if spec.reference.key_prefix:
+            for key in spec.rows:
+                column = spec.reference.keys.get(key, key)
+                reference[column] = spec.reference.key_prefix + reference[column].astype(str)
     tolerance = spec.tolerance.build() if spec.tolerance is not None else None
     ref = spec.reference
     long = tables.compare(
@@ -232,7 +286,7 @@ def build_table(spec: TableSpec, root: Path) -> BuiltTable:
         long.loc[long["saturated"], "within"] = None
         long.loc[long["saturated"], "tolerance_source"] = ""
     built = BuiltTable(
-        spec, long, metrics, list(ours.index), reference is not None, tolerance, ours
+        spec, long, metrics, list(ours.index), reference is not None, tolerance, ours, found
     )
     built.winners = winners(long, spec.rank, spec.higher_is_better)
     return built
@@ -266,48 +320,11 @@ def _judge_bounded(long: pd.DataFrame, bounded: list[str]) -> None:
                 long.at[i, "within"] = False
 
 
-def _find(data: Any, key: str) -> Iterator[Any]:
-    """Every value stored under ``key`` anywhere in nested dicts and lists."""
-    if isinstance(data, dict):
-        for k, v in data.items():
-            if k == key:
-                yield v
-            yield from _find(v, key)
-    elif isinstance(data, list):
-        for v in data:
-            yield from _find(v, key)
-
-
-def _git_date(root: Path, path: Path) -> str:
-    try:
-        out = subprocess.run(
-            ["git", "log", "-1", "--format=%cs", "--", str(path)],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out or "unknown"
-
-
-def provenance(root: Path, results: Path) -> Provenance:
-    """Commits, seeds and run count from ``provenance.json``; date of its last commit."""
-    file = results / "provenance.json"
-    data = json.loads(file.read_text()) if file.is_file() else {}
-    commits = sorted({str(c)[:7] for c in _find(data, "git_commit") if c})
-    seeds: set = set()
-    for found in _find(data, "seeds"):
-        seeds.update(found if isinstance(found, list) else [found])
-    runs = data.get("n_runs") if isinstance(data, dict) else None
-    if runs is None and commits and isinstance(data, dict) and "git_commit" not in data:
-        runs = len(data)  # one entry per run
-    dated = file if file.is_file() else results
-    dirty = sum(1 for d in _find(data, "git_dirty") if d is True)
-    records = sum(1 for _ in (results / "runs").glob("*/metrics.json"))
-    return Provenance(commits, sorted(seeds, key=str), runs, _git_date(root, dated), dirty, records)
+def _part_of(source: str, paths: list[str]) -> int:
+    """The results directory a table belongs to: the deepest one holding its source, else the
+    first."""
+    holding = [i for i, p in enumerate(paths) if source == p or source.startswith(p + "/")]
+    return max(holding, key=lambda i: len(paths[i])) if holding else 0
 
 
 def _absent(rule: ClaimRule, missing: dict[str, str]) -> ClaimRule:
@@ -334,7 +351,14 @@ def build_section(spec: PaperSpec, root: Path) -> Section:
                 f"{spec.source_file}: {results.path}/claims.yaml: transcribed verdicts are gone; "
                 "state each claim as a rule (claims: in the spec)"
             )
-        parts.append(ResultsPart(results, [], provenance(root, directory)))
+        parts.append(ResultsPart(results, []))
+    paths = [p.spec.path for p in parts]
+    for table in built:
+        part = parts[_part_of(table.spec.source, paths)]
+        table.out = table.spec.out or f"{part.spec.path}/tables/{table.spec.id}"
+    for i, part in enumerate(parts):
+        mine = [t.provenance for t in built if t.provenance and _part_of(t.spec.source, paths) == i]
+        part.provenance = RecordsProvenance.combine(mine)
     if spec.claims:
         by_id = {t.spec.id: t.ours for t in built}
         paths = [p.spec.path for p in parts]
@@ -354,7 +378,7 @@ def build_section(spec: PaperSpec, root: Path) -> Section:
         path = root / REFERENCE_DIR / cells.csv
         if not path.is_file():
             raise SpecError(f"{spec.source_file}: not_run_cells: {cells.csv} does not exist")
-        frame = _filter(pd.read_csv(path), cells.where, f"{spec.source_file} not_run_cells")
+        frame = select_rows(pd.read_csv(path), cells.where, f"{spec.source_file} not_run_cells")
         values = frame.drop(columns=list(cells.where))
         summary.cells_not_run += int(values.select_dtypes("number").notna().sum().sum())
     for figure in spec.figures:

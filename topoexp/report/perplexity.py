@@ -1,10 +1,11 @@
 """The reproduction study's t-SNE perplexity experiment (its Figure 8) from run directories.
 
 ``python -m topoexp.report.perplexity --runs multirun/perplexity --out results/reproduction_study``
-reads t-SNE runs with diagram distances, writes ``perplexity.csv`` (one row per perplexity),
-``perplexity_sliced_wasserstein.png`` (sliced Wasserstein between the data and latent diagrams
-against perplexity: raw and scale-normalised, H0 and H1) and ``tsne_latents_perplexity_<p>.png``
-for the largest perplexity.
+reads t-SNE runs with diagram distances, copies each run's record into
+``<out>/runs/perplexity/tsne_perplexity<p>/`` (the table ``study_perplexity`` and the figure
+``perplexity_sliced_wasserstein.png`` of ``make report`` read them: sliced Wasserstein between
+the data and latent diagrams against perplexity, raw and scale-normalised, H0 and H1) and draws
+``tsne_latents_perplexity_<p>.png`` for the largest perplexity (its latents are not committed).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from matplotlib.figure import Figure
 
 from topoexp import io
 from topoexp.plotting.figures import latent_scatter, plt
+from topoexp.report.records import export_run
 from topoexp.report.table1 import collect_runs
 
 NORMALISATIONS = (("", "raw"), ("_maxnorm", "÷ max distance"), ("_p50", "÷ median distance"))
@@ -57,15 +59,15 @@ def sliced_wasserstein_figure(table: pd.DataFrame) -> Figure:
     return fig
 
 
+RECORD_NAME = "tsne_perplexity{model.perplexity}"
+
+
 def build(runs_dir: Path, out_dir: Path) -> pd.DataFrame:
     table = perplexity_table(runs_dir)
     columns = ["perplexity", "seed", "kl_0.01", "kl_0.1", "kl_1", "trust", "cont"]
     columns += [c for c in table.columns if c.startswith(("bottleneck_", "sliced_wasserstein_"))]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    io.write_text(out_dir / "perplexity.csv", table[columns].to_csv(index=False))
-    io.save_figure(
-        out_dir / "perplexity_sliced_wasserstein.png", sliced_wasserstein_figure(table), dpi=150
-    )
+    for run in table["run_dir"]:
+        export_run(Path(run), out_dir / "runs" / "perplexity", RECORD_NAME)
     largest = table.iloc[-1]
     latents = np.load(Path(largest["run_dir"]) / "latents.npz")
     p = largest["perplexity"]

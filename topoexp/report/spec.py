@@ -13,14 +13,21 @@ repository root; reference CSVs relative to ``results/reference/``)::
     tables:
       - id: spheres
         title: SPHERES, Table 1
-        source: results/spheres/runs.csv   # a CSV, or a JSON file with `records` below
+        source: results/spheres/runs   # run records (topoexp/report/records.py); or a CSV,
+                                  # or a JSON file with `records` below
+        columns: {perplexity: model.perplexity}   # records: more key columns (their config keys)
+        array: null               # records: a CSV array of each record (per_class.csv) instead
+                                  # of one row per record
         records: null             # JSON source: the key of its list of records (nested keys
                                   # flattened with dots: ratios.regularised / plain)
         kind: runs                # runs (one row per run, aggregated over seeds) | aggregated
                                   # (<metric>_mean, <metric>_std, n_seeds) | values (one value)
-        where: {dataset: spheres} # rows of the source kept
+        where: {dataset: spheres} # rows of the source kept (a list: any of its values)
         rows: [method]            # the row key
         order: [isomap, pca]      # optional order of the first key's values
+        order_by: null            # or of this column's values (values and aggregated tables)
+        out: null                 # where `make report` writes <out>.md and <out>.csv (default:
+                                  # <results directory>/tables/<id>)
         metrics: [kl_0.1, rmse]
         labels: {pca: PCA}        # display names of key values and metrics
         pivot: null               # {index: [beta, n], columns: method, values: mean}
@@ -30,11 +37,13 @@ repository root; reference CSVs relative to ``results/reference/``)::
           where: {dataset: spheres}
           keys: {method: method}  # our row key → its column (default: same name)
           columns: {bottleneck_h0: bottleneck}   # our metric → its column
+          key_prefix: ""          # prepended to its key values (attack_ + topmodel)
           context: false          # true: shown beside ours, never compared (another regime)
         tolerance: {kind: relative, value: 0.2}   # the default; first, per cell: the paper's
                                   # std, else our seeds' spread (sources: [paper_std, seeds])
     figures:
-      - {path: results/spheres/latents.png, caption: "..."}
+      - {path: results/spheres/latents.png, caption: "...",
+         build: {kind: latents, source: results/spheres/runs, order: [pca, tsne]}}
 
 A bad spec fails on load, naming the file and the key.
 """
@@ -74,10 +83,15 @@ class ToleranceSpec(_Strict):
         return Tolerance(self.kind, self.value, tuple(self.sources), self.k, self.paper_seeds)
 
 
+Scalar = str | int | float
+Where = dict[str, Scalar | list[Scalar]]
+
+
 class ReferenceSpec(_Strict):
     csv: str
-    where: dict[str, str | int | float] = Field(default_factory=dict)
+    where: Where = Field(default_factory=dict)
     keys: dict[str, str] = Field(default_factory=dict)
+    key_prefix: str = ""
     columns: dict[str, str] = Field(default_factory=dict)
     std_suffix: str = "_std"
     context: bool = False
@@ -94,11 +108,15 @@ class TableSpec(_Strict):
     id: str
     title: str
     source: str
+    columns: dict[str, str] = Field(default_factory=dict)
+    array: str | None = None
     records: str | None = None
     kind: Literal["runs", "aggregated", "values"] = "runs"
-    where: dict[str, str | int | float] = Field(default_factory=dict)
+    where: Where = Field(default_factory=dict)
     rows: list[str]
     order: list[str] = Field(default_factory=list)
+    order_by: str | None = None
+    out: str | None = None
     metrics: list[str] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
     pivot: PivotSpec | None = None
@@ -122,13 +140,29 @@ class NotRunCellsSpec(_Strict):
     """Paper cells nobody ran: counted as not run (the non-empty values of the rows kept)."""
 
     csv: str
-    where: dict[str, str | int | float] = Field(default_factory=dict)
+    where: Where = Field(default_factory=dict)
     reason: str
+
+
+class FigureBuildSpec(_Strict):
+    """How ``make report`` draws a figure from run records (:mod:`topoexp.report.figures`)."""
+
+    kind: Literal["latents", "perplexity", "regression"]
+    source: str  # a directory of run records
+    array: str | None = None  # regression: the records' summary.csv
+    columns: dict[str, str] = Field(default_factory=dict)
+    where: Where = Field(default_factory=dict)
+    order: list[str] = Field(default_factory=list)  # latents: methods; regression: β* panels
+    labels: dict[str, str] = Field(default_factory=dict)
+    title: str = ""  # latents: the title; regression: the y label
+    dpi: Annotated[int, Gt(0)] = 150
+    tight: bool = False  # bbox_inches="tight"
 
 
 class FigureSpec(_Strict):
     path: str
     caption: str
+    build: FigureBuildSpec | None = None  # None: a committed figure the report only shows
 
 
 class ResultsSpec(_Strict):

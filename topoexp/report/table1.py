@@ -1,44 +1,29 @@
-"""Paper tables (TopoAE Table 1, the study's Table 1) from run directories, beside the papers.
+"""TopoAE Table-1 runs (and the reproduction study's) into committed run records.
 
 ``python -m topoexp.report.table1 --dataset spheres --runs multirun/spheres --out results/spheres``
-collects every completed run below ``--runs`` (``metrics.json`` + ``config.yaml``), aggregates per
-method over seeds (``np.std`` with ddof=0, as the original tables), and writes ``table.md``,
-``table.csv``, ``runs.csv``, a latent-space figure (one panel per method, the first seed) and
-``provenance.json``.
+collects every completed run below ``--runs`` (``metrics.json`` + ``config.yaml``, status
+completed), checks that the runs of one method differ only in their seed, and copies each run's
+record into ``<out>/runs/<method>_<seed>/`` (:func:`topoexp.report.records.export_run`; the
+first seed's ``latents.npz`` with it, for the latent figure). The tables, the figure and the
+claims are then made by ``make report`` (``conf/report/topoae.yaml``) from the records.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
-from matplotlib.figure import Figure
 
-from topoexp import io
 from topoexp.config.flatten import flatten
-from topoexp.plotting.figures import plt, scatter_latents
 from topoexp.records import run_state
-from topoexp.report import tables
+from topoexp.report.records import export_run
 
-METRICS = ("kl_0.01", "kl_0.1", "kl_1", "mrre", "cont", "trust", "rmse", "data_mse")
-METHOD_ORDER = ("isomap", "pca", "tsne", "umap", "ae", "topoae", "topopca")
-LABELS = {
-    "isomap": "Isomap",
-    "pca": "PCA",
-    "tsne": "t-SNE",
-    "umap": "UMAP",
-    "ae": "AE",
-    "topoae": "TopoAE",
-    "topopca": "TopoPCA",
-}
-TOLERANCE = tables.Tolerance("relative", 0.20)  # cells further than ±20 % are flagged
+__all__ = ["PoolingError", "build", "check_poolable", "collect_runs", "export"]
 
 
 #: Config keys that may differ between the runs pooled into one row (besides the seed).
@@ -104,140 +89,42 @@ def collect_runs(runs_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def aggregate(runs: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
-    """Mean and population std (ddof=0) per method for every metric present."""
-    table = tables.aggregate(runs, ["method"], metrics, order=METHOD_ORDER)
-    table.index = [key[0] for key in table.index]
-    return table.rename(columns={"n": "n_seeds"})
-
-
-_fmt = tables.fmt
-
-
-def compare(
-    table: pd.DataFrame,
-    reference: pd.DataFrame,
-    dataset: str,
-    metrics: Sequence[str] = METRICS,
-    reference_columns: Mapping[str, str] | None = None,
-) -> pd.DataFrame:
-    """Long table: method, metric, ours (mean, std), paper, relative deviation, flag.
-
-    ``reference_columns`` maps our metric key to the reference CSV's column where they differ.
-    """
-    ref = reference[reference["dataset"] == dataset] if "dataset" in reference else reference
-    indexed = table.rename(columns={"n_seeds": "n"})
-    indexed.index = [(method,) for method in table.index]
-    long = tables.compare(
-        indexed, ref, ["method"], metrics, TOLERANCE, reference_columns=reference_columns
-    )
-    return pd.DataFrame(
-        {
-            "method": [key[0] for key in long["row"]],
-            "metric": long["metric"],
-            "ours_mean": long["ours_mean"],
-            "ours_std": long["ours_std"],
-            "paper": long["paper"],
-            "rel_dev": long["rel_dev"],
-            "outside_20pct": [w is False for w in long["within"]],
-        }
-    )
-
-
-def markdown(table: pd.DataFrame, long: pd.DataFrame, metrics: Sequence[str] = METRICS) -> str:
-    """Markdown table: each cell ``ours ± std (paper)``, flagged with † beyond ±20 %."""
-    metrics = [m for m in metrics if f"{m}_mean" in table]
-    header = "| method | seeds | " + " | ".join(metrics) + " |"
-    lines = [header, "|" + "---|" * (len(metrics) + 2)]
-    indexed = long.set_index(["method", "metric"])
-    for method in table.index:
-        single_seed = int(table.loc[method, "n_seeds"]) == 1  # no spread to show
-        cells = []
-        for metric in metrics:
-            row = indexed.loc[(method, metric)]
-            if not np.isfinite(row.ours_mean) and not np.isfinite(row.paper):
-                cells.append("–")
-                continue
-            flag = " †" if row.outside_20pct else ""
-            spread = "" if single_seed else f" ± {_fmt(row.ours_std)}"
-            cells.append(f"{_fmt(row.ours_mean)}{spread} ({_fmt(row.paper)}){flag}")
-        lines.append(
-            f"| {LABELS.get(method, method)} | {int(table.loc[method, 'n_seeds'])} | "
-            + " | ".join(cells)
-            + " |"
-        )
-    lines.append("")
-    lines.append(
-        "Cells: ours mean ± std over seeds (a single seed: its value); the paper's value in "
-        "brackets; † more than ±20 % from the paper."
-    )
-    return "\n".join(lines) + "\n"
-
-
-def latent_figure(runs: pd.DataFrame, title: str) -> Figure:
-    """One panel per method (its first seed), like the paper's Figure 3."""
-    methods = [m for m in METHOD_ORDER if m in set(runs["method"])]
-    fig, axes = plt.subplots(1, len(methods), figsize=(2.6 * len(methods), 2.8))
-    axes = np.atleast_1d(axes)
-    for ax, method in zip(axes, methods, strict=True):
-        first = runs[runs["method"] == method].sort_values("seed").iloc[0]
-        latents = np.load(Path(first["run_dir"]) / "latents.npz")
-        scatter_latents(ax, latents["latents"], latents["labels"], LABELS.get(method, method))
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def _git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+def export(runs: pd.DataFrame, records_dir: Path) -> list[Path]:
+    """Each run's record into ``records_dir``, the first seed of each method with its latents."""
+    first = runs.groupby("method")["seed"].transform("min")
+    return [
+        export_run(Path(run["run_dir"]), records_dir, arrays=("latents.npz",) if keep else ())
+        for (_, run), keep in zip(runs.iterrows(), runs["seed"] == first, strict=True)
+    ]
 
 
 def build(
     dataset: str,
     runs_dir: Path | Sequence[Path],
     out_dir: Path,
-    reference_csv: Path | None,
-    metrics: Sequence[str] = METRICS,
+    reference_csv: Path | None = None,
+    metrics: Sequence[str] = (),
     reference_columns: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
+    """The completed runs of ``dataset`` below ``runs_dir``, checked and copied into
+    ``out_dir/runs``; returns them. (``reference_csv``, ``metrics`` and ``reference_columns``
+    are the report spec's now: accepted, unused.)"""
+    del reference_csv, metrics, reference_columns
     runs_dirs = [runs_dir] if isinstance(runs_dir, Path) else list(runs_dir)
-    runs = pd.concat([collect_runs(d) for d in runs_dirs], ignore_index=True)
+    found = []
+    for directory in runs_dirs:
+        try:
+            found.append(collect_runs(directory))
+        except FileNotFoundError as error:  # one folder without runs: said, not fatal
+            print(f"skipping {directory}: {error}", file=sys.stderr)
+    runs = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=["dataset"])
     runs = runs[runs["dataset"] == dataset]
+    if runs.empty:
+        raise FileNotFoundError(f"no completed {dataset} runs below {runs_dirs}")
     for _, group in runs.groupby("method"):
         check_poolable(dict(zip(group["run_dir"], group["config"], strict=True)))
-    runs = runs.drop(columns=["config"])
-    table = aggregate(runs, metrics)
-    reference = (
-        pd.read_csv(reference_csv)
-        if reference_csv and reference_csv.exists()
-        else pd.DataFrame(columns=["dataset", "method"])
-    )
-    long = compare(table, reference, dataset, metrics, reference_columns)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    io.write_text(out_dir / "table.md", markdown(table, long, metrics))
-    io.write_text(out_dir / "table.csv", long.to_csv(index=False))
-    io.write_text(out_dir / "runs.csv", runs.drop(columns=["run_dir"]).to_csv(index=False))
-    io.save_figure(
-        out_dir / "latents.png",
-        latent_figure(runs, f"{dataset}: test latents (first seed)"),
-        dpi=150,
-    )
-    io.write_json(
-        out_dir / "provenance.json",
-        {
-            "git_commit": _git_commit(),
-            "runs_dir": [str(d) for d in runs_dirs] if len(runs_dirs) > 1 else str(runs_dirs[0]),
-            "methods": {m: sorted(set(g["seed"])) for m, g in runs.groupby("method")},
-            "n_runs": len(runs),
-            "seeds": sorted(set(runs["seed"])),
-        },
-    )
-    return long
+    export(runs, out_dir / "runs")
+    return runs.drop(columns=["config"])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -250,27 +137,16 @@ def main(argv: list[str] | None = None) -> None:
         required=True,
         help="directories searched for run directories",
     )
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--reference", type=Path, default=None, help="paper table CSV")
-    parser.add_argument("--metrics", nargs="+", default=list(METRICS), help="metric keys (columns)")
-    parser.add_argument(
-        "--reference-column",
-        action="append",
-        default=[],
-        metavar="OURS=THEIRS",
-        help="compare metric OURS with the reference column THEIRS",
-    )
+    parser.add_argument("--out", type=Path, required=True, help="results/<paper>; records: runs/")
+    parser.add_argument("--reference", type=Path, default=None, help="unused (the report spec's)")
+    parser.add_argument("--metrics", nargs="+", default=[], help="unused (the report spec's)")
+    parser.add_argument("--reference-column", action="append", default=[], help="unused")
     args = parser.parse_args(argv)
-    columns = dict(item.split("=", 1) for item in args.reference_column)
     try:
-        long = build(args.dataset, args.runs, args.out, args.reference, args.metrics, columns)
+        runs = build(args.dataset, args.runs, args.out)
     except PoolingError as error:
         sys.exit(f"error: {error}")
-    print((args.out / "table.md").read_text())
-    flagged = long[long["outside_20pct"]]
-    if len(flagged):
-        print(f"{len(flagged)} cells outside ±20 % of the paper:")
-        print(flagged[["method", "metric", "ours_mean", "paper", "rel_dev"]].to_string(index=False))
+    print(f"{len(runs)} run records in {args.out / 'runs'}; `make report` rebuilds the tables")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Tables beside a paper: aggregate runs over seeds, compare each cell with the paper's value.
 
-One machinery for every paper (TopoAE's Table 1 via :mod:`topoexp.report.table1`, and every
-section of the report via :mod:`topoexp.report.page`):
+One machinery for every table of every paper (:mod:`topoexp.report.page` builds each spec table
+with it from the run records; :mod:`topoexp.report.writer` writes it):
 
 - :func:`aggregate`: one row per key (e.g. ``method``), the mean, the population std (ddof = 0,
   as the original tables) and the number of runs of every metric;
