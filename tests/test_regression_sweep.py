@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from tests.conftest import CONF_DIR, REPO_ROOT, compose
 from topoexp.config.build import build
@@ -64,10 +65,12 @@ def test_each_sweep_is_the_published_protocol(name, tmp_path):
     preflight(cfg)
     study = build(cfg, "task").protocol(build(cfg, "dataset"))
     tag = f"{study.name}_sigma{study.sigma:g}"
-    path = REPO_ROOT / "results" / "topology_layer" / "regression" / f"{tag}_protocol.json"
-    published = json.loads(path.read_text())
+    # the published sweep's record: its protocol as the config (topoexp.report.toplayer)
+    record = REPO_ROOT / "results" / "topology_layer" / "runs" / "regression" / tag
+    published = yaml.safe_load((record / "config.yaml").read_text())
     assert cfg.seed == published.pop("seed") and published.pop("threads") == 1
-    published.pop("seconds")
+    assert published.pop("method") == f"regression_{study.name}"
+    published.pop("seconds", None)
     ours = json.loads(json.dumps(vars(study)))
     # λ: np.logspace of the grid, as the published run computed it (its last bit is the CPU's)
     assert ours.pop("lams") == pytest.approx(published.pop("lams"), rel=1e-15)
