@@ -216,7 +216,7 @@ reproduce-corel-offline: install  ## COREL on MNIST / Fashion-MNIST (same-data, 
 	  for d in mnist fmnist; do $(call corel_run,offline/$${s}_pixels_$$d,$${s}_pixels_$$d) || exit 1; done; \
 	done
 	$(call corel_run,offline/mnist_lam0,mnist_lam0)
-	$(PY) -m topoexp.report.corel_toy --out $(COREL_RUNS)/toy
+	$(PY) -m topoexp +experiment=corel_toy logger=none hydra.run.dir=$(COREL_RUNS)/toy
 	$(MAKE) report-corel
 
 report-corel: install  ## rebuild results/corel from the runs in COREL_RUNS
@@ -229,7 +229,9 @@ TOPLAYER_RUNS := points_increase_h0 points_decrease_h0 points_increase_h1 points
   points_increase_h1_decrease_h0 chair_decrease_h0 chair_increase_h0 mnist_single_component \
   image_regression_fig7 noisy_circle
 TOPLAYER_OUT ?= results/topology_layer
-# extra arguments of the regression sweep, e.g. a reduced grid: TOPLAYER_SWEEP="--trials 20"
+# the regression sweeps (task=regression_sweep), and extra overrides of each, e.g. a reduced
+# grid: TOPLAYER_SWEEP="dataset.trials=20"
+TOPLAYER_REGRESSION := alpha levelset levelset_sigma0.05
 TOPLAYER_SWEEP ?=
 
 .PHONY: reproduce-toplayer reproduce-toplayer-signature
@@ -239,9 +241,14 @@ reproduce-toplayer: install  ## TopologyLayer paper: point clouds, images, regre
 	$(PY) -m topoexp -m \
 	  "+experiment=$(shell echo $(addprefix toplayer/,$(TOPLAYER_RUNS)) | tr ' ' ',')" \
 	  logger=none hydra.sweep.dir=multirun/toplayer
-	$(PY) -m topoexp.optimise.regression_sweep --study alpha --out $(TOPLAYER_OUT)/regression $(TOPLAYER_SWEEP)
-	$(PY) -m topoexp.optimise.regression_sweep --study levelset --out $(TOPLAYER_OUT)/regression $(TOPLAYER_SWEEP)
-	$(PY) -m topoexp.optimise.regression_sweep --study levelset --sigma 0.05 --out $(TOPLAYER_OUT)/regression $(TOPLAYER_SWEEP)
+	rm -rf multirun/toplayer_regression
+	for r in $(TOPLAYER_REGRESSION); do \
+	  $(PY) -m topoexp +experiment=toplayer/regression_sweep/$$r logger=none $(TOPLAYER_SWEEP) \
+	    hydra.run.dir=multirun/toplayer_regression/$$r || exit 1; \
+	done
+	mkdir -p $(TOPLAYER_OUT)/regression
+	cp multirun/toplayer_regression/*/*_trials.csv multirun/toplayer_regression/*/*_summary.csv \
+	  multirun/toplayer_regression/*/*_protocol.json $(TOPLAYER_OUT)/regression/
 	$(PY) -m topoexp.report.toplayer --runs multirun/toplayer --regression $(TOPLAYER_OUT)/regression \
 	  $(if $(wildcard multirun/toplayer_signature),--signature multirun/toplayer_signature) \
 	  --out $(TOPLAYER_OUT)

@@ -87,7 +87,11 @@ def test_a_gan_run_needs_a_trainer_of_gan_stages(tmp_path):
 
 @pytest.mark.parametrize(
     ("override", "key", "capability"),
-    [("dataset=spheres", "dataset", "'problem'"), ("loss=signature", "loss", "'penalty'")],
+    [
+        ("dataset=spheres", "dataset", "'problem'"),
+        ("loss=signature", "loss.signature", "'penalty'"),
+        ("loss=[barcode,homological]", "loss.homological", "'penalty'"),
+    ],
 )
 def test_the_optimise_task_needs_a_problem_and_a_penalty(override, key, capability, tmp_path):
     base = [

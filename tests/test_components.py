@@ -118,11 +118,9 @@ def test_every_config_value_reaches_the_object_built(name, tmp_path):
     if cfg.model is not None:
         model = build(cfg, "model", input_shape=_input_shape(cfg.dataset), random_state=1)
         n += assert_reached(cfg.model, model, "model")
-    if "_target_" in cfg.loss:  # the optimise task's penalty, one component
-        n += assert_reached(cfg.loss, build(cfg, "loss"), "loss")
-    else:  # a model's regularisers: loss.signature, loss.connectivity, ...
-        for key in regulariser_keys(cfg):
-            n += assert_reached(OmegaConf.select(cfg, key), build(cfg, key), key)
+    # a model's regularisers (loss.signature, ...) or the optimise task's penalties (loss.barcode)
+    for key in regulariser_keys(cfg):
+        n += assert_reached(OmegaConf.select(cfg, key), build(cfg, key), key)
     # data sets are built in their own tests (files); here every key must bind to the loader
     accepted = {p.name for p in parameters(cfg.dataset._target_)}
     assert set(cfg.dataset) - {"_target_"} <= accepted

@@ -89,3 +89,77 @@ def test_figure2_statistics_at_the_papers_protocol() -> None:
     alpha, epsilon, beta = summary.alpha[0], summary.epsilon[0], summary.beta[0]
     assert abs(alpha - 0.24) < 0.05 and abs(epsilon - 1.65) < 0.1 and abs(beta - 4.01) < 0.5
     assert epsilon < 2.0
+
+
+TINY_TOY = [
+    "+experiment=corel_toy", "logger=none", "task.epochs=[0,2]", "task.hidden=[4,4]",
+    "task.batch_size=10", "task.n_batches=5", "dataset.n_per_component=20", "task.num_threads=1",
+    "objective=death_time.epsilon.epoch2",
+]  # fmt: skip
+
+
+def test_the_toy_task_computes_what_the_hand_launched_routine_did(tmp_path) -> None:
+    """task=corel_toy: a run directory with the toy's files, and the numbers of ``train_toy`` from
+    the same initialisation (the routine the toy was launched with before it was a task)."""
+    import copy
+    import json
+
+    from tests.conftest import compose
+    from topoexp.run import run
+
+    metrics = run(compose(TINY_TOY, tmp_path / "run"))
+    out = tmp_path / "run"
+    assert json.loads((out / "status.json").read_text())["status"] == "completed"
+    for name in ("provenance.json", "metrics.json", "config.yaml", "toy.png", "points.npz"):
+        assert (out / name).is_file(), name
+    torch.manual_seed(0)
+    x, component = three_gaussians(20, seed=0)
+    init = ToyMLP([4, 4])
+    expected = {"input": death_time_summary(x, batch_size=10, n_batches=5, seed=0)}
+    for epochs in (0, 2):
+        trained = train_toy(copy.deepcopy(init), x, epochs=epochs, batch_size=10,
+                            report_at=(epochs,), n_batches=5, seed=0)  # fmt: skip
+        expected[f"epoch{epochs}"] = trained[epochs]
+    for at, summary in expected.items():
+        for stat in ("alpha", "epsilon", "beta"):
+            assert metrics[f"death_time.{stat}.{at}"] == float(getattr(summary, stat)[0])
+    toy = json.loads((out / "toy.json").read_text())
+    assert set(toy) == {"hidden", "seed", "ours", "paper"} and toy["hidden"] == [4, 4]
+    assert set(toy["ours"]) == {"input", "epoch 0", "epoch 2"}
+    assert toy["ours"]["epoch 2"]["epsilon"] == metrics["death_time.epsilon.epoch2"]
+    arrays = np.load(out / "points.npz")
+    np.testing.assert_array_equal(arrays["component"], component)
+    assert arrays["input"].shape == arrays["epoch_2"].shape == (60, 2)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["loss=[connectivity,signature]"], "loss.signature"),
+        (["model={latent_dim: 2}"], "model"),
+        (["evaluators=nldr"], "evaluators"),
+        (["task.epochs=[2,2]"], "task.epochs"),
+        (["objective=kl_0.1"], "objective"),
+        (["loss.connectivity.eta=0"], "loss.connectivity.eta"),
+    ],
+)
+def test_the_toy_task_refuses_what_it_cannot_run_naming_the_key(overrides, key, tmp_path) -> None:
+    from tests.conftest import compose
+    from topoexp.config.validate import ConfigError
+    from topoexp.run import preflight
+
+    with pytest.raises(ConfigError) as info:
+        preflight(compose([*TINY_TOY, *overrides], tmp_path / "run"))
+    assert info.value.key == key
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_toy_task_needs_the_three_gaussians(tmp_path) -> None:
+    from tests.conftest import compose
+    from topoexp.config.validate import ConfigError
+    from topoexp.run import preflight
+
+    cfg = compose(["task=corel_toy", "objective=death_time.beta.input", "loss=connectivity"])
+    with pytest.raises(ConfigError) as info:
+        preflight(cfg)
+    assert info.value.key == "dataset" and "corel_toy" in str(info.value)

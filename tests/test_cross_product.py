@@ -23,7 +23,13 @@ from tests.conftest import CONF_DIR, compose
 from topoexp.config.validate import ConfigError
 from topoexp.run import preflight, run
 
-TASKS = ["embedding", "one_class", "generative", "gan", "attack", "optimise"]
+TASKS = [
+    "embedding", "one_class", "generative", "gan", "attack", "optimise", "corel_toy",
+    "regression_sweep",
+]  # fmt: skip
+#: Tasks that build no model, trainer or evaluator (their experiments set them to null).
+MODEL_FREE = {"optimise": "loss", "corel_toy": "death_time.epsilon.epoch60",
+              "regression_sweep": "error/top2"}  # fmt: skip
 #: Data sets that need no downloaded files here (MNIST and Fashion-MNIST are faked).
 DATASETS = ["spheres", "patterns", "mnist", "fmnist", "problem/points"]
 #: What each task's experiments set besides (its trainer, its own evaluator, its objective).
@@ -33,7 +39,10 @@ TASK_SETTINGS = {
     "generative": ["trainer=homreg", "evaluator=null", "objective=fid"],
     "gan": ["trainer=gan", "evaluator=null", "objective=mmd_l2"],
     "attack": ["trainer=null", "evaluator=null", "objective=attack_success_rate"],
-    "optimise": ["model=null", "trainer=null", "evaluator=null", "objective=loss"],
+    **{
+        task: ["model=null", "trainer=null", "evaluator=null", f"objective={objective}"]
+        for task, objective in MODEL_FREE.items()
+    },
 }
 MODELS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
 LOSSES = [
@@ -41,7 +50,7 @@ LOSSES = [
     "[signature,connectivity]",
     "[connectivity,homological]",
 ]
-EVALUATORS = ["none", "nldr", "one_class", "[nldr,one_class]"]
+EVALUATORS = ["none", "nldr", "one_class", "[nldr,one_class]", "generative"]
 
 #: Values that shrink any run to a second or two, set wherever the key exists.
 SHRINK = {
@@ -70,6 +79,8 @@ SHRINK = {
     "evaluators.nldr.plot": False,
     "evaluators.one_class.m_values": [4],
     "evaluators.one_class.runs": 1,
+    "evaluators.generative.n_samples": 16,
+    "evaluators.generative.latent_batch_size": 8,
     "task.death_time_batches": 2,
     "task.death_time_batch_size": 8,
     "task.n_samples": 40,
@@ -114,6 +125,8 @@ NATURAL_DATA = {
     "gan": ["mnist"],
     "attack": ["mnist"],
     "optimise": ["problem/points"],
+    "corel_toy": [],  # its data (the three Gaussians) and the sweep's problems are no option of
+    "regression_sweep": [],  # the data sets above: every combination is refused on `dataset`
 }
 
 
@@ -162,8 +175,9 @@ def _shrunk(cfg, root: Path):
                 OmegaConf.update(cfg, key, value, merge=False)
         if OmegaConf.select(cfg, "task.feature_cache", default=None) is not None:
             cfg.task.feature_cache = str(root / "cache")
-        if OmegaConf.select(cfg, "task.classifier_dir", default="absent") is None:
-            cfg.task.classifier_dir = str(root / "assets")
+        for key in ("task.classifier_dir", "evaluators.generative.classifier_dir"):
+            if OmegaConf.select(cfg, key, default="absent") is None:
+                OmegaConf.update(cfg, key, str(root / "assets"), merge=False)
     return cfg
 
 
@@ -174,12 +188,13 @@ def outcome(combination: tuple[str, ...], root: Path, out: Path, compose=compose
         f"task={task}", f"dataset={dataset}", f"model={model}", f"loss={loss}",
         f"evaluators={evaluators}", "logger=none", f"paths.data_dir={root / 'data'}",
     ]  # fmt: skip
-    if dataset in ("mnist", "fmnist") and task in ("generative", "gan", "attack"):
+    generative = task in ("generative", "gan", "attack") or evaluators == "generative"
+    if dataset in ("mnist", "fmnist") and generative:  # 28 × 28 images in [0, 1]
         overrides.append("dataset.transform=corel")
     if model == "corel" and dataset in ("mnist", "fmnist"):
         overrides.append("dataset.transform=corel32")
     overrides += TASK_SETTINGS[task]
-    if task == "optimise":
+    if task in MODEL_FREE:
         overrides.remove(f"model={model}")
     nulled = [o.split("=")[0] for o in overrides if o.endswith("=null")]
     overrides = [o for o in overrides if not o.endswith("=null")]
@@ -248,7 +263,7 @@ KNOWN = [
     (("embedding", "spheres", "vae", "none", "none"), "refused: dataset"),
     (("embedding", "patterns", "vae", "homological", "none"), "runnable"),
     (("one_class", "spheres", "mlp", "signature", "none"), "runnable"),
-    (("embedding", "spheres", "mlp", "barcode", "none"), "refused: loss"),
+    (("embedding", "spheres", "mlp", "barcode", "none"), "refused: loss.barcode"),
     (("embedding", "spheres", "mlp", "[signature,latent_barcode]", "none"), "runnable"),
     (("embedding", "spheres", "mlp", "homological", "none"), "runnable"),
     (("embedding", "spheres", "pca", "signature", "none"), "refused: loss.signature"),
@@ -261,6 +276,16 @@ KNOWN = [
     (("generative", "mnist", "mlp", "none", "none"), "refused: model"),
     (("gan", "mnist", "gan", "none", "nldr"), "refused: evaluators.nldr"),
     (("optimise", "problem/points", "mlp", "barcode", "nldr"), "refused: evaluators"),
+    (("optimise", "problem/points", "mlp", "[barcode,norm]", "none"), "runnable"),
+    (("optimise", "problem/points", "mlp", "signature", "none"), "refused: loss.signature"),
+    (("embedding", "mnist", "gen_ae", "homological", "generative"), "runnable"),
+    (("one_class", "mnist", "vae", "none", "generative"), "runnable"),
+    (("embedding", "mnist", "deep", "none", "generative"), "refused: evaluators.generative"),
+    (("generative", "mnist", "gen_ae", "none", "generative"), "refused: evaluators.generative"),
+    (("embedding", "problem/points", "deep", "ball", "none"), "refused: dataset"),
+    (("one_class", "problem/points", "pca", "none", "none"), "refused: dataset"),
+    (("corel_toy", "spheres", "mlp", "connectivity", "none"), "refused: dataset"),
+    (("regression_sweep", "problem/points", "mlp", "none", "none"), "refused: dataset"),
 ]
 
 

@@ -148,8 +148,8 @@ def test_the_protocol_is_checked_before_anything_runs(fake):
 @pytest.mark.parametrize("penalty", ["norm", "barcode"])
 def test_an_optimise_penalty_is_no_regulariser_of_a_model(fake, penalty):
     """The optimise task's penalties act on a problem's parameters: as a model's loss they are
-    refused, naming the loss group and pointing to the latent regulariser."""
-    with pytest.raises(ConfigError, match=r"'loss'.*not a regulariser.*latent_barcode"):
+    refused, naming the loss entry and pointing to the latent regulariser."""
+    with pytest.raises(ConfigError, match=rf"'loss\.{penalty}'.*not a regulariser.*latent_barcode"):
         preflight(fake("mnist/ae_2", f"loss={penalty}"))
 
 

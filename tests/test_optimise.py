@@ -100,9 +100,11 @@ def test_zero_steps_is_ols(tmp_path):
         (["dataset=spheres"], "dataset"),
         (["task.optimizer=lbfgs"], "task.optimizer"),
         (["task.steps=3", "task.snapshots=[5]"], "task.snapshots"),
-        (["loss.terms=[{dim: 2}]"], "loss.terms"),
-        (["loss.terms=[{dim: 0, i0: 0}]"], "loss.terms"),
-        (["loss.lam=-1"], "loss.lam"),
+        (["loss.barcode.terms=[{dim: 2}]"], "loss.barcode.terms"),
+        (["loss.barcode.terms=[{dim: 0, i0: 0}]"], "loss.barcode.terms"),
+        (["loss.barcode.lam=-1"], "loss.barcode.lam"),
+        (["+loss.lam=1"], "loss.lam"),  # the key before the loss group became a dict
+        (["~loss.barcode"], "loss"),  # no penalty left
         (["dataset.shape=torus"], "dataset.shape"),
     ],
 )

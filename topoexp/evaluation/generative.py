@@ -15,6 +15,9 @@ Definitions (p(y|x) the classifier's softmax, p(y) its mean over the samples):
     IS   = exp( mean_x KL(p(y|x) ‖ p(y)) )
     class_entropy   = −Σ_c h_c log h_c  (nats), h the histogram of predicted classes
     classes_covered = #{c : h_c ≥ 0.05}
+
+:class:`GenerativeEvaluator` is the same scoring as an entry of the ``evaluators`` group
+(``evaluators=[generative]``): any task's trained model with a decoder and a prior to sample.
 """
 
 from __future__ import annotations
@@ -22,16 +25,28 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import torch
+from annotated_types import Ge
 from torch import Tensor, nn
 
+from topoexp.capabilities import DECODER, PRIOR
+from topoexp.config.markers import ArgumentError
+from topoexp.config.validate import ConfigError
 from topoexp.evaluation.latents import latent_metrics
 from topoexp.evaluation.prdc import prdc
 from topoexp.models.classifier import SmallCNN
 
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from topoexp.evaluation.suite import Latents
+
 __all__ = [
     "ClassifierOutputs",
+    "GenerativeEvaluator",
     "class_coverage",
     "classifier_outputs",
     "evaluate_generator",
@@ -188,3 +203,107 @@ def evaluate_generator(
     metrics = evaluate_samples(samples, real, classifier, seed=seed)
     metrics.update(latent_metrics(model, test_images, batch_size=latent_batch_size))
     return samples, metrics
+
+
+#: What :func:`evaluate_generator` reports, for the sweep objective.
+GENERATOR_METRICS = (
+    "fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage",
+    "inception_score", "class_entropy", "classes_covered", "n_samples", "n_real",
+    "reconstruction_bce", "fraction_in_ball", "total_persistence0", "total_persistence0_std",
+    "death_sum_cutoff",
+)  # fmt: skip
+#: Neighbours of precision / recall / density / coverage: each image set needs more.
+PRDC_K = 5
+
+
+class GenerativeEvaluator:
+    """The generative metrics of a run's trained model, as an ``evaluators`` entry.
+
+    Decodes ``n_samples`` codes of the model's prior and scores them against the evaluated split's
+    images in the feature space of the data set's metric classifier (:func:`evaluate_generator`:
+    FID, KID, precision / recall / density / coverage, class coverage, Inception score), with the
+    evaluated images' latent metrics (reconstruction BCE, the unit ball, 0-dim total persistence
+    of batches of ``latent_batch_size``). The data set needs a classifier (MNIST, Fashion-MNIST)
+    and the images the generative task reads (``dataset.transform=corel``: 28 × 28 in [0, 1]).
+
+    Args:
+        n_samples: decoded prior samples (the generative task: 10,000).
+        classifier_dir: folder of the metric classifiers and their manifest; ``None``: the
+            committed ones (``topoexp/assets``).
+        latent_batch_size: batch size of the latents' total persistence.
+        seed: seed of the prior's codes and of KID's subsets.
+    """
+
+    needs: ClassVar[frozenset[str]] = frozenset({DECODER, PRIOR})
+
+    def __init__(
+        self,
+        n_samples: Annotated[int, Ge(PRDC_K + 1)] = 10_000,
+        classifier_dir: str | None = None,
+        latent_batch_size: Annotated[int, Ge(2)] = 128,
+        seed: int = 0,
+    ) -> None:
+        if n_samples <= PRDC_K:
+            raise ArgumentError("n_samples", f"must be > {PRDC_K} (the PRDC neighbours)")
+        if latent_batch_size < 2:
+            raise ArgumentError("latent_batch_size", f"must be ≥ 2, got {latent_batch_size}")
+        self.n_samples, self.classifier_dir = n_samples, classifier_dir
+        self.latent_batch_size, self.seed = latent_batch_size, seed
+
+    def _assets(self) -> Path:
+        from topoexp.models.classifier import ASSETS_DIR
+
+        return Path(self.classifier_dir) if self.classifier_dir else ASSETS_DIR
+
+    def check(self, cfg: DictConfig, key: str) -> None:
+        """Before any data: a metric classifier for the data set, and its images."""
+        from topoexp.models.classifier import MANIFEST, read_manifest
+
+        name = cfg.dataset.get("name") if cfg.get("dataset") is not None else None
+        if name not in read_manifest(self._assets()):
+            raise ConfigError(
+                f"{key}.classifier_dir",
+                f"{key} scores samples in the feature space of a classifier of the data set; "
+                f"no classifier for dataset={name} in {self._assets() / MANIFEST}",
+            )
+        if cfg.dataset.get("transform") != "corel":
+            raise ConfigError(
+                "dataset.transform",
+                f"{key}'s classifiers read 28 × 28 images in [0, 1]: set dataset.transform=corel "
+                f"(ToTensor only), got {cfg.dataset.get('transform')!r}",
+            )
+
+    def check_size(self, n_points: int) -> None:
+        """Before training: enough evaluated images for the neighbours and one latent batch."""
+        if n_points <= PRDC_K:
+            raise ConfigError(
+                "evaluators.generative",
+                f"precision / recall need more than {PRDC_K} evaluated images, got {n_points}",
+            )
+        if n_points < self.latent_batch_size:
+            raise ArgumentError(
+                "latent_batch_size",
+                f"{self.latent_batch_size} is more than the {n_points} evaluated images",
+            )
+
+    def metric_names(self) -> list[str]:
+        """The metrics this evaluator reports, for the sweep objective."""
+        return list(GENERATOR_METRICS)
+
+    def score(self, latents: Latents) -> tuple[dict[str, float], dict[str, Any]]:
+        """Sample the run's model and score the samples against the evaluated images."""
+        from topoexp.models.classifier import load_classifier
+        from topoexp.plotting.grids import grid_figure
+
+        model = latents.model
+        if model is None or not hasattr(model, "generate"):
+            raise ConfigError("evaluators.generative", "needs the run's model to sample from")
+        classifier = load_classifier(latents.dataset, self._assets())
+        device = next(model.parameters()).device
+        images = torch.as_tensor(latents.inputs, dtype=torch.float32).to(device)
+        samples, metrics = evaluate_generator(
+            model, images, classifier, n_samples=self.n_samples, seed=self.seed,
+            latent_batch_size=self.latent_batch_size,
+        )  # fmt: skip
+        grid = samples[:64].detach().cpu().numpy()
+        return metrics, {"samples": grid_figure(grid, latents.title)}

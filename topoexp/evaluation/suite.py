@@ -1,9 +1,11 @@
 """Further evaluators of a run's latents: ``evaluators=[nldr,one_class]`` on any task that embeds.
 
 A task's own ``evaluator`` follows its paper's protocol; the entries of the ``evaluators`` group
-score the same latents by another paper's measures: a TopoAE scored by one-class AUC, a COREL
-backbone by trustworthiness and KL_σ. Each evaluator class provides ``score(latents)`` and
-declares what it needs of the model (``needs``); preflight checks that against the model's offers.
+score the same latents (or the same trained model) by another paper's measures: a TopoAE scored by
+one-class AUC, a COREL backbone by trustworthiness and KL_σ, a generative autoencoder by the
+generative metrics of its prior's samples. Each evaluator class provides ``score(latents)`` and
+declares what it needs of the model (``needs``); preflight checks that against the model's offers
+and calls the entry's ``check(cfg, key)`` when it has one (checks against the rest of the run).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ class Latents:
             model cannot encode it, e.g. t-SNE).
         n_branches: branches of the latent (1 unless the model has branched latents).
         title: the run's title for figures.
+        model: the trained model (the autoencoder, not its objective; ``None`` for a fitted
+            estimator or raw features), for evaluators that sample or decode it.
+        dataset: the name of the evaluated data set (e.g. the metric classifier it has).
     """
 
     inputs: np.ndarray
@@ -39,6 +44,8 @@ class Latents:
     train_labels: np.ndarray | None = None
     n_branches: int = 1
     title: str = ""
+    model: Any = None
+    dataset: str = ""
 
 
 def score_all(

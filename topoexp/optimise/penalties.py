@@ -55,7 +55,7 @@ class BarcodePenalty(nn.Module):
     """``lam · Σ_t weight_t · E(p_t, q_t, i0_t; PD_{dim_t})`` of ``layer``'s diagrams.
 
     Args:
-        layer: a persistence layer of :mod:`topoexp.topology` (built from ``loss.layer``).
+        layer: a persistence layer of :mod:`topoexp.topology` (built from ``loss.barcode.layer``).
         terms: energy terms, each ``{dim, p=1, q=0, i0=1, weight=1, infinite='drop'}``; bars
             ordered by decreasing length, ``i0`` 1-based over the finite bars (``infinite:
             'drop'``, TopologyLayer's features) or over all bars with the essential death

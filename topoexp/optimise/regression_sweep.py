@@ -21,23 +21,27 @@ Studies:
 Difference from the code: within one (β*, n), all penalties and λ see the same trials (common
 random numbers), which makes the comparison between penalties less noisy.
 
-Usage: ``python -m topoexp.optimise.regression_sweep --study alpha --out DIR`` (``--help``).
+Run as a task (:mod:`topoexp.tasks.regression_sweep`): ``python -m topoexp
++experiment=toplayer/regression_sweep/alpha`` (``levelset``, ``levelset_sigma0.05``); the problems
+are the ``dataset`` (:class:`RegressionDraws`), the fits and the selection of λ the task's keys.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
+from annotated_types import Ge
 from torch import Tensor, nn
 
+from topoexp.config.markers import ArgumentError
 from topoexp.data.regression import (
     beta_star,
     min_norm_least_squares,
@@ -50,7 +54,22 @@ from topoexp.training.engine import Engine
 from topoexp.training.schedule import Iterations
 from topoexp.training.steps import GradientStep
 
-__all__ = ["STUDIES", "Study", "fit_batch", "penalty_for", "run_study"]
+__all__ = [
+    "METHODS",
+    "STUDIES",
+    "RegressionDraws",
+    "Study",
+    "fit_batch",
+    "penalty_for",
+    "run_study",
+    "summarise",
+    "write_study",
+]
+
+#: The penalties a study compares (``ols``: the start itself, no fit).
+METHODS = ("ols", "l1", "l2", "tv", "smooth_tv", "top1", "top2")
+Method = Literal["ols", "l1", "l2", "tv", "smooth_tv", "top1", "top2"]
+BetaKind = Literal["123", "101", "sinusoid", "sawtooth", "boxcar"]
 
 TOP1 = [{"dim": 0, "p": 1.0, "i0": 1}]  # E(1, 0, 2; PD0) counting the infinite bar
 TOP2 = [{"dim": 0, "p": 1.0, "i0": 3}]  # E(1, 0, 4; PD0)
@@ -74,6 +93,36 @@ class Study:
     lr: float = 0.1
     quantiles: tuple[float, float] = (2.5, 87.5)
     extra: dict[str, str] = field(default_factory=dict)
+
+
+class RegressionDraws:
+    """The problems of a regression sweep: for each β* kind of ``betas`` and each sample size of
+    ``ns``, ``trials`` fresh problems ``y = X β* + σ ε`` with ``p`` coefficients (and, for a
+    cross-validated choice of λ, ``cv_trials`` more drawn first). Seeded per (β*, n) by the run.
+
+    Args:
+        name: the data's name in the run's records.
+        betas: kinds of :func:`topoexp.data.regression.beta_star`.
+        p: coefficients; sigma: noise level (alpha.py 0.05, levelset.py 0.1).
+        ns: sample sizes; trials: problems per (β*, n); cv_trials: problems choosing λ.
+    """
+
+    def __init__(
+        self,
+        name: str = "regression_draws",
+        betas: list[BetaKind] = ["123", "101"],  # noqa: B006 (a literal config default)
+        p: Annotated[int, Ge(2)] = 100,
+        sigma: Annotated[float, Ge(0)] = 0.05,
+        ns: list[Annotated[int, Ge(1)]] = [25, 35, 45, 55, 65, 75, 85, 95, 105, 115, 125, 135],  # noqa: B006
+        trials: Annotated[int, Ge(1)] = 10,
+        cv_trials: Annotated[int, Ge(0)] = 0,
+    ) -> None:
+        if not betas:
+            raise ArgumentError("betas", "at least one β* kind")
+        if not ns or any(n < 1 for n in ns):
+            raise ArgumentError("ns", f"positive sample sizes, got {list(ns)}")
+        self.name, self.betas, self.p, self.sigma = name, list(betas), int(p), float(sigma)
+        self.ns, self.trials, self.cv_trials = [int(n) for n in ns], int(trials), int(cv_trials)
 
 
 STUDIES = {
@@ -258,35 +307,25 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--study", choices=sorted(STUDIES), required=True)
-    parser.add_argument("--out", type=Path, required=True, help="folder for the CSV files")
-    parser.add_argument("--sigma", type=float, help="noise level (default: the code's)")
-    parser.add_argument("--ns", type=int, nargs="+", help="sample sizes (default: the code's)")
-    parser.add_argument("--trials", type=int, help="trials (default: the code's)")
-    parser.add_argument("--cv-trials", type=int, help="trials choosing λ (cv studies)")
-    parser.add_argument("--betas", nargs="+", help="β* kinds (default: the study's)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    study = STUDIES[args.study]
-    for key in ("sigma", "ns", "trials", "cv_trials", "betas"):
-        value = getattr(args, key)
-        if value is not None:
-            setattr(study, key, value)
-    tag = f"{study.name}_sigma{study.sigma:g}"
-    t0 = time.perf_counter()
-    rows = run_study(study, args.seed)
-    seconds = time.perf_counter() - t0
-    write_csv(args.out / f"{tag}_trials.csv", rows)
-    write_csv(args.out / f"{tag}_summary.csv", summarise(rows, study.quantiles))
-    meta = {k: v for k, v in vars(study).items()}
-    meta |= {"seed": args.seed, "threads": args.threads, "seconds": round(seconds, 1)}
-    (args.out / f"{tag}_protocol.json").write_text(json.dumps(meta, indent=1) + "\n")
-    print(f"{tag}: {len(rows)} rows in {seconds:.0f} s")
+def study_tag(study: Study) -> str:
+    """The files' prefix: ``<study>_sigma<σ>`` (``alpha_sigma0.05``)."""
+    return f"{study.name}_sigma{study.sigma:g}"
 
 
-if __name__ == "__main__":
-    main()
+def write_study(
+    out: Path, study: Study, rows: list[dict], seed: int, threads: int, seconds: float
+) -> dict[str, Path]:
+    """``<tag>_trials.csv`` (every row), ``<tag>_summary.csv`` (:func:`summarise`) and
+    ``<tag>_protocol.json`` (the study, seed, threads and seconds) in ``out``; their paths."""
+    tag = study_tag(study)
+    paths = {
+        "trials": out / f"{tag}_trials.csv",
+        "summary": out / f"{tag}_summary.csv",
+        "protocol": out / f"{tag}_protocol.json",
+    }
+    write_csv(paths["trials"], rows)
+    write_csv(paths["summary"], summarise(rows, study.quantiles))
+    meta: dict[str, Any] = dict(vars(study))
+    meta |= {"seed": seed, "threads": threads, "seconds": round(seconds, 1)}
+    paths["protocol"].write_text(json.dumps(meta, indent=1) + "\n")
+    return paths

@@ -5,9 +5,11 @@ A run is ``dataset`` + ``model`` + objective (the model's own term plus the regu
 capabilities the components declare (:mod:`topoexp.capabilities`) before any data are built:
 
 - the task's needs against the model's offers (``task=generative`` needs a prior);
+- the data set: samples (vectors or images), not an optimised problem (``task=optimise``'s);
 - the model's ``needs_data`` against the data set's offers (COREL's convolutions need images);
 - each regulariser's needs against the model's offers (a regulariser needs a trained encoder);
-- the evaluator's needs against what the task produces (latents, samples).
+- the evaluator's needs against what the task produces (latents, samples), and each further
+  evaluator's own checks against the run (:func:`check_evaluator`).
 
 :func:`build_objective` then builds the model's :class:`~topoexp.losses.objective.Objective`.
 """
@@ -20,6 +22,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from topoexp.capabilities import (
+    IMAGES,
+    VECTORS,
     data_offers,
     declared,
     model_offers,
@@ -27,12 +31,13 @@ from topoexp.capabilities import (
     require_capabilities,
 )
 from topoexp.config.build import build
-from topoexp.config.validate import ConfigError
+from topoexp.config.validate import ConfigError, require
 
 __all__ = [
     "build_evaluators",
     "build_objective",
     "check_composition",
+    "check_evaluator",
     "check_objective_metric",
     "evaluator_keys",
     "further_metric_names",
@@ -67,6 +72,15 @@ def check_composition(
     ``regularisers``/``latents``: whether the task trains a model a regulariser acts on (``None``:
     the task checks its ``loss`` entries itself), and makes latents the ``evaluators`` group could
     score."""
+    if cfg.get("dataset") is not None:  # samples to fit and evaluate, not an optimised problem
+        samples = data_offers(cfg.dataset) & {VECTORS, IMAGES}
+        require(
+            bool(samples),
+            "dataset",
+            f"{task} fits and evaluates a data set of vectors or images; "
+            f"{option_name(cfg, 'dataset')} offers: "
+            f"{', '.join(sorted(data_offers(cfg.dataset))) or 'nothing'}",
+        )
     model = cfg.get("model")
     offered = model_offers(model)
     model_name = option_name(cfg, "model")
@@ -88,16 +102,6 @@ def check_composition(
             model_name,
             option_name(cfg, "dataset"),
         )
-    loss = cfg.get("loss")
-    if (
-        regularisers is not None and isinstance(loss, DictConfig) and "_target_" in loss
-    ):  # the optimise task's penalty
-        raise ConfigError(
-            "loss",
-            f"{loss._target_} is a penalty on an optimised problem's parameters (task=optimise), "
-            f"not a regulariser {task} can train a model with; on a model's latents use "
-            "loss=latent_barcode",
-        )
     for key in regulariser_keys(cfg) if regularisers is not None else []:
         if not regularisers:
             raise ConfigError(key, f"{task} trains no model that a regulariser could act on")
@@ -108,7 +112,16 @@ def check_composition(
         if not latents:
             raise ConfigError(key, f"{task} makes no latents for further evaluators to score")
         require_capabilities(declared(_node(cfg, key), "needs"), offered, key, key, model_name)
+        check_evaluator(cfg, key)
     return offered
+
+
+def check_evaluator(cfg: DictConfig, key: str) -> None:
+    """The entry's own checks against the rest of the run (``check(cfg, key)``, when it has one:
+    e.g. a metric classifier for the data set); its constructor's errors name ``key.<arg>``."""
+    evaluator = build(cfg, key)
+    if hasattr(evaluator, "check"):
+        evaluator.check(cfg, key)
 
 
 def _require_regulariser(node: Any, key: str, task: str) -> None:

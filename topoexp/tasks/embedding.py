@@ -151,6 +151,8 @@ class EmbeddingTask:
             train_labels=as_arrays(fit)[1],
             n_branches=int(getattr(getattr(model, "model", model), "n_branches", 1)),
             title=ctx.title,
+            model=getattr(model, "model", model) if isinstance(model, torch.nn.Module) else None,
+            dataset=data.name,
         )
 
     @staticmethod

@@ -23,10 +23,16 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import torch
 from annotated_types import Ge
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from topoexp import io
-from topoexp.capabilities import ENCODER, TRAINABLE, option_name
+from topoexp.capabilities import (
+    ENCODER,
+    TRAINABLE,
+    declared,
+    option_name,
+    require_capabilities,
+)
 from topoexp.config.build import build
 from topoexp.config.markers import ArgumentError
 from topoexp.config.validate import from_argument_error, require
@@ -41,6 +47,7 @@ from topoexp.tasks.composition import (
     build_objective,
     check_composition,
     check_objective_metric,
+    evaluator_keys,
     further_metric_names,
     regulariser_keys,
 )
@@ -103,6 +110,9 @@ class OneClassTask:
                 "evaluator.scorer",
                 "the count scorer needs a backbone's branched latents, not pixels",
             )
+            for key in evaluator_keys(cfg):  # the pixels are their own encoding, and no model
+                needs = declared(OmegaConf.select(cfg, key), "needs")
+                require_capabilities(needs, {ENCODER}, key, key, "task.features=pixels")
             return
         offered = check_composition(cfg, "task=one_class", needs={ENCODER})
         if self.backbone is not None:
@@ -143,7 +153,7 @@ class OneClassTask:
                 name = key if key == "evaluator" else f"evaluators.{key}"
                 raise from_argument_error(error, name) from None
         figures: dict[str, Any] = {}
-        n_branches = 1
+        n_branches, model = 1, None
         if self.features == "pixels":
             train_x = train_set.tensors[0].flatten(1).numpy()
             test_x = test_set.tensors[0].flatten(1).numpy()
@@ -172,6 +182,8 @@ class OneClassTask:
                 train_labels=train_y,
                 n_branches=n_branches,
                 title=ctx.title,
+                model=model,
+                dataset=eval_data.name,
             )
             values, more = score_all(further, latents, metrics)
             metrics |= values

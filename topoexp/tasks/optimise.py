@@ -1,23 +1,26 @@
-"""The optimise task: parameters optimised under a data term plus a (topological) penalty.
+"""The optimise task: parameters optimised under a data term plus (topological) penalties.
 
 Components: the problem (``dataset``, :mod:`topoexp.optimise.problems`: initial parameters, data
-term, measures) and the penalty (``loss``, :mod:`topoexp.optimise.penalties`: barcode energies of
-a persistence layer, or a classical norm). The task's own keys are the optimiser settings. Each
-step logs ``loss = data_loss + penalty`` (``history.json``, ``steps.jsonl`` every ``log_every``
-steps); the run writes ``parameters.npz`` (initial, final and snapshot parameters),
-``parameters.png`` (the states side by side) and ``losses.png``. ``model``, ``trainer`` and
-``evaluator`` are unused and must be null.
+term, measures) and the penalties, the entries of the ``loss`` group like every task's objective
+(:mod:`topoexp.optimise.penalties`: ``loss.barcode``, barcode energies of a persistence layer;
+``loss.norm``, a classical norm; ``loss=[barcode,norm]`` adds them up). The task's own keys are the
+optimiser settings. Each step logs ``loss = data_loss + penalty`` and each entry's part
+``penalty.<name>`` (``history.json``, ``steps.jsonl`` every ``log_every`` steps); the run writes
+``parameters.npz`` (initial, final and snapshot parameters), ``parameters.png`` (the states side
+by side) and ``losses.png``. ``model``, ``trainer`` and ``evaluator`` are unused and must be null.
 """
 
 from __future__ import annotations
 
 import logging
+import operator
+from functools import reduce
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
 from annotated_types import Ge, Gt
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from topoexp import io
 from topoexp.capabilities import PENALTY, PROBLEM, declared, option_name, require_capabilities
@@ -25,20 +28,41 @@ from topoexp.config.build import build
 from topoexp.config.markers import ArgumentError
 from topoexp.config.validate import require
 from topoexp.tasks.base import RunContext, TaskResult
-from topoexp.tasks.composition import check_objective_metric
+from topoexp.tasks.composition import check_objective_metric, regulariser_keys
 from topoexp.training.callbacks import Callback
 from topoexp.training.engine import Engine
 from topoexp.training.schedule import Iterations
 from topoexp.training.steps import GradientStep
 
-__all__ = ["OptimiseTask"]
+__all__ = ["OptimiseTask", "penalty_keys"]
 
 log = logging.getLogger("topoexp")
 
 #: What the task reports (``*``: any suffix), for the sweep objective.
-METRICS = ("data_loss", "initial_loss", "initial_penalty", "loss", "penalty")
+METRICS = ("data_loss", "initial_loss", "initial_penalty", "loss", "penalty", "penalty.*")
 
 Optimizer = Literal["adam", "sgd"]
+
+
+def penalty_keys(cfg: DictConfig) -> list[str]:
+    """The config keys of the penalties (``loss.barcode``, ``loss.norm``); at least one, each
+    a penalty on the problem's parameters (capability ``penalty``), else a
+    :class:`~topoexp.config.validate.ConfigError` naming the key."""
+    keys = regulariser_keys(cfg)
+    require(
+        bool(keys),
+        "loss",
+        "task=optimise needs a penalty: loss=barcode, loss=norm or loss=[barcode,norm]",
+    )
+    for key in keys:
+        node = OmegaConf.select(cfg, key)
+        require(
+            isinstance(node, DictConfig) and "_target_" in node,
+            key,
+            "expected a penalty component with a _target_ (each loss option nests under its "
+            "name: loss.barcode.lam, not loss.lam)",
+        )
+    return keys
 
 
 class OptimiseTask:
@@ -82,20 +106,24 @@ class OptimiseTask:
             "evaluators",
             "task=optimise makes no latents for further evaluators to score: evaluators=none",
         )
-        for key, need in (("dataset", PROBLEM), ("loss", PENALTY)):
+        require_capabilities(
+            {PROBLEM},
+            declared(cfg.get("dataset"), "offers"),
+            "dataset",
+            "task=optimise",
+            option_name(cfg, "dataset"),
+        )
+        keys = penalty_keys(cfg)
+        for key in keys:
             require_capabilities(
-                {need},
-                declared(cfg.get(key), "offers"),
-                key,
-                "task=optimise",
-                option_name(cfg, key),
+                {PENALTY}, declared(OmegaConf.select(cfg, key), "offers"), key, "task=optimise", key
             )
-        build(cfg, "loss")  # the penalty's own checks (terms against the layer)
+            build(cfg, key)  # the penalty's own checks (terms against the layer)
 
     def __call__(self, ctx: RunContext) -> TaskResult:
         problem = ctx.build("dataset")
-        penalty = ctx.build("loss")
-        log.info("problem %s, penalty %s", problem.name, penalty)
+        penalties = {key.split(".", 1)[1]: ctx.build(key) for key in penalty_keys(ctx.cfg)}
+        log.info("problem %s, penalties %s", problem.name, penalties)
         start = problem.initial()
         theta = start.clone().requires_grad_(True)
         opt_cls = torch.optim.Adam if self.optimizer == "adam" else torch.optim.SGD
@@ -108,8 +136,14 @@ class OptimiseTask:
         def objective(step: int) -> tuple[torch.Tensor, dict[str, float]]:
             if step in self.snapshots:  # the parameters at the step's start
                 snaps[f"step_{step}"] = theta.detach().numpy().copy()
-            data, pen = problem.data_loss(theta), penalty(theta)
-            return data + pen, {"data_loss": float(data.detach()), "penalty": float(pen.detach())}
+            data = problem.data_loss(theta)
+            parts = {name: penalty(theta) for name, penalty in penalties.items()}
+            pen = reduce(operator.add, parts.values())  # one entry: exactly its value
+            return data + pen, {
+                "data_loss": float(data.detach()),
+                "penalty": float(pen.detach()),
+                **{f"penalty.{name}": float(v.detach()) for name, v in parts.items()},
+            }
 
         def keep(step: int, value: float, parts: dict[str, float]) -> None:
             record = {"step": float(step), "loss": value, **parts}
@@ -143,6 +177,7 @@ class OptimiseTask:
             "penalty": history[-1]["penalty"],
             "initial_loss": history[0]["loss"],
             "initial_penalty": history[0]["penalty"],
+            **{k: v for k, v in history[-1].items() if k.startswith("penalty.")},
             **problem.metrics(final),
         }
         if hasattr(problem, "metrics") and problem.reference() is not None:
