@@ -219,7 +219,8 @@ class GenerativeTask:
         scatter_x, scatter_y = fit_x[scatter_idx], fit_y[scatter_idx]
 
         history = self._fit(ctx, trainer, objective, fit_x, fit_y, scatter_x, scatter_y)
-        model.cpu()
+        model.cpu()  # the prior is sampled and decoded on the host, as on a CPU run
+        classifier.to(trainer.device)  # the metric classifier's features on the run's device
         started = time.perf_counter()
         samples, metrics = evaluate_generator(
             model, test_x, classifier, n_samples=self.n_samples, seed=ctx.seed,
