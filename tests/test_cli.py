@@ -43,7 +43,7 @@ def test_cfg_job_validates_with_one_message(capsys: pytest.CaptureFixture[str]) 
 def test_cfg_job_prints_the_config(capsys: pytest.CaptureFixture[str]) -> None:
     cli_main(["+experiment=spheres/topoae", "debug=smoke", "--cfg", "job"])
     cfg = OmegaConf.create(capsys.readouterr().out)
-    assert cfg.trainer.max_epochs == 1 and cfg.dataset.n_samples == 20
+    assert cfg.trainer.max_epochs == 1 and cfg.dataset.n_samples == 40
     assert cfg.logger._target_ == "topoexp.sinks.base.NullSink"
 
 

@@ -143,7 +143,7 @@ def _make_dry_run(*args: str) -> str:
 def test_reproduce_guards_committed_results_and_budget_runs_write_beside() -> None:
     protocol = _make_dry_run("reproduce-mnist")
     assert "git ls-files -- 'results/mnist'" in protocol and 'if [ -z "" ]' in protocol
-    assert "--out results/mnist " in protocol
+    assert "--out results/mnist\n" in protocol and "topoexp.report\n" in protocol
     forced = _make_dry_run("reproduce-mnist", "FORCE=1")
     assert 'if [ -z "1" ]' in forced
     budget = _make_dry_run("reproduce-mnist", "IMAGE_SEEDS=1", "IMAGE_FLAGS=trainer.max_epochs=2")

@@ -127,23 +127,36 @@ def data_offers(node: Any) -> frozenset[str]:
 
 def option_name(cfg: DictConfig, group: str) -> str:
     """How the user selected ``group`` (``model=corel``), for messages; the target otherwise."""
+    from omegaconf import DictConfig
+
+    node = cfg.get(group) if "." not in group else None
     try:
         from hydra.core.hydra_config import HydraConfig
 
         if HydraConfig.initialized():
             choice = HydraConfig.get().runtime.choices.get(group)
-            if choice:
+            if choice and _describes(group, str(choice), node):
                 return f"{group}={choice}"
     except Exception:  # outside a Hydra app (tests compose without one)
         pass
-    from omegaconf import DictConfig
-
-    node = cfg.get(group) if "." not in group else None
     if isinstance(node, DictConfig):
         target = str(node.get("_target_", "?"))
         name = node.get("name") or _option_of(group, target) or target.rpartition(".")[2]
         return f"{group}={name}"
     return group
+
+
+def _describes(group: str, choice: str, node: Any) -> bool:
+    """Whether Hydra's recorded ``group`` choice is the one that built ``node`` (a config
+    composed after another app's run keeps that run's choices in Hydra's global state)."""
+    from omegaconf import DictConfig
+
+    if not isinstance(node, DictConfig) or "_target_" not in node:
+        return True
+    from topoexp.config.schema import CONF_DIR
+
+    path = CONF_DIR / group / f"{choice}.yaml"
+    return not path.is_file() or f"/{node['_target_']}@" in path.read_text()
 
 
 def _option_of(group: str, target: str) -> str | None:
