@@ -26,28 +26,13 @@ from typing import Any
 
 import pandas as pd
 
+from topoexp.report.corel import SETTINGS
 from topoexp.report.records import write_record
 
 SOURCE = "{file} (record made before run directories were committed)"
 STATUS = {"status": "completed"}
 #: corel run → (backbone, evaluated data set, scorer): the labels of its tables.
-COREL = {
-    "mnist": ("MNIST λ=20 16×10", "mnist", "COREL (same data)"),
-    "mnist_to_fmnist": ("MNIST λ=20 16×10", "fmnist", "COREL (transfer)"),
-    "fmnist": ("Fashion-MNIST λ=20 16×10", "fmnist", "COREL (same data)"),
-    "fmnist_to_mnist": ("Fashion-MNIST λ=20 16×10", "mnist", "COREL (transfer)"),
-    "fmnist_lam0": ("Fashion-MNIST λ=0 16×10", "fmnist", "count scorer, λ=0"),
-    "fmnist_lam0_to_mnist": ("Fashion-MNIST λ=0 16×10", "mnist", "count scorer, λ=0"),
-    "fmnist_1x160": ("Fashion-MNIST λ=20 1×160", "fmnist", "no branching"),
-    "fmnist_1x160_to_mnist": ("Fashion-MNIST λ=20 1×160", "mnist", "no branching"),
-    "mnist_lam0": ("MNIST λ=0 16×10", "mnist", "count scorer, λ=0"),
-    "ocsvm_cae_fmnist": ("Fashion-MNIST λ=0 16×10", "fmnist", "OC-SVM (CAE)"),
-    "kde_cae_fmnist": ("Fashion-MNIST λ=0 16×10", "fmnist", "KDE (CAE)"),
-    "ocsvm_pixels_mnist": ("pixels", "mnist", "OC-SVM (pixels)"),
-    "ocsvm_pixels_fmnist": ("pixels", "fmnist", "OC-SVM (pixels)"),
-    "kde_pixels_mnist": ("pixels", "mnist", "KDE (pixels)"),
-    "kde_pixels_fmnist": ("pixels", "fmnist", "KDE (pixels)"),
-}
+COREL = SETTINGS
 DATA_LABEL = {"mnist": "MNIST", "fmnist": "Fashion-MNIST"}
 
 
