@@ -278,19 +278,22 @@ def decide_claims(runs: dict[str, Run], eta: float = 2.0) -> list[tuple[str, str
 # ----------------------------------------------------------------------------------- figures
 
 
-def auc_figure(runs: dict[str, Run]) -> Figure:
-    """Mean AUC against m, one panel per evaluated data set; dashed lines: baselines."""
+def auc_figure(aucs: dict[str, dict[str, float]]) -> Figure:
+    """Mean AUC against m, one panel per evaluated data set; dashed lines: baselines.
+
+    ``aucs``: run name (a key of :data:`SETTINGS`) → m (of :data:`M_ORDER`) → mean AUC.
+    """
     fig = Figure(figsize=(11, 4.2))
     axes = fig.subplots(1, 2, sharey=True)
     for ax, data in zip(axes, ("mnist", "fmnist"), strict=True):
-        for name, run in runs.items():
+        for name, auc in aucs.items():
             if name not in SETTINGS or SETTINGS[name][1] != data:
                 continue
             backbone, _, label = SETTINGS[name]
-            ms = run.m_values
+            ms = [m for m in M_ORDER if m in auc]
             x = [M_ORDER.index(m) for m in ms]
             style = "--" if "(" in label and "COREL" not in label else "-"
-            ax.plot(x, [run.auc(m) for m in ms], style, marker="o", ms=3, lw=1.2,
+            ax.plot(x, [auc[m] for m in ms], style, marker="o", ms=3, lw=1.2,
                     label=f"{label}: {backbone}")  # fmt: skip
         ax.set_xticks(range(len(M_ORDER)), list(M_ORDER))
         ax.set_xlabel("m (stored samples per class)")
@@ -387,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, df in tables.items():
         df.to_csv(out / f"{key}.csv")
     claims = decide_claims(known)
-    figures = {"auc_vs_m": auc_figure(known), "death_times_per_branch": death_time_figure(known)}
+    aucs = {n: {m: r.auc(m) for m in r.m_values} for n, r in known.items()}
+    figures = {"auc_vs_m": auc_figure(aucs), "death_times_per_branch": death_time_figure(known)}
     for key, fig in figures.items():
         io.save_figure(out / f"{key}.png", fig, dpi=150, bbox_inches="tight")
     toy = args.runs / "toy"

@@ -5,7 +5,11 @@
 - ``perplexity``: the sliced Wasserstein distances against t-SNE's perplexity (the reproduction
   study's Figure 8), from the records' metrics and their ``perplexity`` column;
 - ``regression``: the mean error against n per penalty, one panel per β* (``order``), from a
-  regression sweep's ``summary.csv`` (the TopologyLayer paper's Figures 5 and 6).
+  regression sweep's ``summary.csv`` (the TopologyLayer paper's Figures 5 and 6);
+- ``one_class_auc``: COREL's mean one-class AUC against m (``auc_m<m>`` of each run record),
+  one panel per evaluated data set, the baselines dashed;
+- ``generative_metrics``: homological regularisation's sample-quality metrics against the
+  latent size, mean ± std over seeds of the aggregated records (one data set), the floor dashed.
 
 Figures without ``build`` are committed images the report only links (drawn from model outputs
 that are not committed, e.g. samples of a generator).
@@ -22,6 +26,7 @@ from matplotlib.figure import Figure
 
 from topoexp import io
 from topoexp.plotting.figures import plt, scatter_latents
+from topoexp.report import corel, homreg
 from topoexp.report.page import select_rows
 from topoexp.report.perplexity import sliced_wasserstein_figure
 from topoexp.report.records import load_array, load_records
@@ -65,10 +70,35 @@ def regression(frame: pd.DataFrame, directory: Path, spec: FigureBuildSpec) -> F
     return regression_figure(summary, spec.order, spec.title)
 
 
+def one_class_auc(frame: pd.DataFrame, directory: Path, spec: FigureBuildSpec) -> Figure:
+    del directory, spec
+    aucs = {}
+    for _, record in frame.sort_values("run").iterrows():
+        aucs[record["run"]] = {
+            m: float(record[f"auc_m{m}"])
+            for m in corel.M_ORDER
+            if f"auc_m{m}" in record and pd.notna(record[f"auc_m{m}"])
+        }
+    return corel.auc_figure(aucs)
+
+
+def generative_metrics(frame: pd.DataFrame, directory: Path, spec: FigureBuildSpec) -> Figure:
+    del directory
+    datasets = sorted(set(frame["dataset"]))
+    if len(datasets) != 1 or "latent" not in frame:
+        raise SpecError(
+            f"figure from {spec.source}: needs one data set (where: {{dataset: ...}}) and "
+            f"columns: {{latent: model.latent_dim}}; found data sets {datasets}"
+        )
+    return homreg.metric_plots(frame.assign(latent=frame["latent"].astype(int)), datasets[0])
+
+
 BUILDERS: dict[str, Callable[[pd.DataFrame, Path, FigureBuildSpec], Figure]] = {
     "latents": latents,
     "perplexity": perplexity,
     "regression": regression,
+    "one_class_auc": one_class_auc,
+    "generative_metrics": generative_metrics,
 }
 
 

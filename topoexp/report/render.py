@@ -14,6 +14,7 @@ import numpy as np
 
 from topoexp.report.claims import fill_markers, slug
 from topoexp.report.page import BuiltTable, Report, ResultsPart, Section, Summary
+from topoexp.report.spec import FigureSpec
 from topoexp.report.tables import fmt
 from topoexp.report.tolerance import SOURCES
 from topoexp.report.verdicts import CATEGORIES
@@ -278,11 +279,19 @@ def _html_provenance(section: Section, root: Path, out_dir: Path) -> str:
     )
 
 
+def figure_origin(figure: FigureSpec) -> str:
+    """Where a figure comes from: drawn by ``make report`` from run records, or committed."""
+    if figure.build is not None:
+        return f"drawn by `make report` from `{figure.build.source}`"
+    return "a committed image drawn from model outputs that the run records do not hold"
+
+
 def _html_section(section: Section, root: Path, out_dir: Path) -> str:
     spec = section.spec
     figures = "".join(
         f'<figure><img src="{escape(_rel(f.path, root, out_dir))}" alt="{escape(f.caption)}">'
-        f"<figcaption>{_inline(f.caption)}</figcaption></figure>"
+        f"<figcaption>{_inline(f.caption)} <em>({_inline(figure_origin(f))})</em></figcaption>"
+        "</figure>"
         for f in spec.figures
     )
     citation = f'<p class="note">{escape(spec.citation)}</p>' if spec.citation else ""
@@ -423,7 +432,7 @@ def _md_section(section: Section, root: Path, out_dir: Path) -> list[str]:
             lines += [
                 f"![{_md(f.caption)}]({_rel(f.path, root, out_dir)})",
                 "",
-                f"*{f.caption}*",
+                f"*{f.caption}* ({figure_origin(f)})",
                 "",
             ]
     lines += [

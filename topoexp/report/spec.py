@@ -147,7 +147,7 @@ class NotRunCellsSpec(_Strict):
 class FigureBuildSpec(_Strict):
     """How ``make report`` draws a figure from run records (:mod:`topoexp.report.figures`)."""
 
-    kind: Literal["latents", "perplexity", "regression"]
+    kind: Literal["latents", "perplexity", "regression", "one_class_auc", "generative_metrics"]
     source: str  # a directory of run records
     array: str | None = None  # regression: the records' summary.csv
     columns: dict[str, str] = Field(default_factory=dict)
