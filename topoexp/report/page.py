@@ -381,9 +381,10 @@ def build_section(spec: PaperSpec, root: Path) -> Section:
         frame = select_rows(pd.read_csv(path), cells.where, f"{spec.source_file} not_run_cells")
         values = frame.drop(columns=list(cells.where))
         summary.cells_not_run += int(values.select_dtypes("number").notna().sum().sum())
-    for figure in spec.figures:
-        if not (root / figure.path).is_file():
-            raise SpecError(f"{spec.source_file}: figure {figure.path} does not exist")
+    for figure in spec.figures:  # a drawn figure needs its records, a committed one its file
+        needed = figure.path if figure.build is None else figure.build.source
+        if not (root / needed).exists():
+            raise SpecError(f"{spec.source_file}: figure {figure.path}: {needed} does not exist")
     for table in built:
         summary.cells_compared += table.compared
         summary.cells_within += table.within
