@@ -12,7 +12,7 @@ REFERENCE ?= results/reference
 export TOPOEXP_DATA_DIR ?= $(CURDIR)/data
 
 .PHONY: help install run test test-full lint format bench bench-device report reproduce-spheres report-spheres \
-  reproduce-study reproduce-perplexity reproduce-mnist reproduce-fmnist reproduce-cifar10 \
+  reproduce-study reproduce-study-definitions reproduce-perplexity reproduce-mnist reproduce-fmnist reproduce-cifar10 \
   reproduce-cifar clean campaign-prepare campaign-plan campaign-rehearse campaign-unpack
 
 help:  ## list targets
@@ -153,6 +153,24 @@ reproduce-study: install  ## reproduction study (STUDY_DATA=spheres|mnist): TPE 
 	$(PY) -m topoexp.report.table1 --dataset $(STUDY_DATA) --runs $(STUDY_RUNS)/$(STUDY_DATA) --out $(STUDY_OUT)
 	if [ "$(STUDY_DATA)" = spheres ]; then $(MAKE) reproduce-perplexity; fi
 	$(if $(STUDY_TAG),,$(MAKE) report)
+
+DEFINITION_SEEDS ?= 249040430,621965744
+# The study's data definitions (results/reproduction_study/definitions): each variant runs the four
+# methods at the values the committed searches chose (no new searches).
+reproduce-study-definitions: install  ## the study's SPHERES rows un-standardised, at 2:1, and both (DEFINITION_SEEDS)
+	$(call guard_results,results/reproduction_study/definitions/unscaled/runs)
+	for v in "unscaled dataset.standardise=false" "ratio dataset.big_factor=20" \
+	         "both dataset.standardise=false dataset.big_factor=20"; do \
+	  set -- $$v; name=$$1; shift; \
+	  for m in "topoae loss.signature.weight=2.995" "tsne model.perplexity=21.85" "umap model.n_neighbors=60" "ae"; do \
+	    set -- $$m; method=$$1; shift; \
+	    $(PY) -m topoexp -m +experiment=study/spheres_$$method $$@ $$(echo $$v | cut -d' ' -f2-) seed=$(DEFINITION_SEEDS) \
+	      $(RUN_FLAGS) hydra.sweep.dir=multirun/study-definitions/$$name/$$method || exit 1; \
+	  done; \
+	  $(PY) -m topoexp.report.table1 --dataset spheres --runs multirun/study-definitions/$$name \
+	    --out results/reproduction_study/definitions/$$name || exit 1; \
+	done
+	$(MAKE) report
 
 PERPLEXITIES ?= 5,30,50,100,250,500,750
 
