@@ -39,6 +39,7 @@ __all__ = [
     "check_composition",
     "check_evaluator",
     "check_objective_metric",
+    "check_self_contained",
     "evaluator_keys",
     "further_metric_names",
     "regulariser_keys",
@@ -183,6 +184,30 @@ def check_objective_metric(cfg: DictConfig, produced: Iterable[str], task: str) 
     raise ConfigError(
         "objective",
         f"{objective!r} is not a metric of {task} with these evaluators; it reports: {shown}",
+    )
+
+
+def check_self_contained(cfg: DictConfig, task: str, dataset: type, needs: str, own: str) -> None:
+    """A task that builds its own model and fit (``task=corel_toy``, ``task=regression_sweep``):
+    its ``dataset`` must build a ``dataset`` instance (``needs`` says which option), and
+    ``model``, ``trainer``, ``evaluator`` and ``evaluators`` must be unset (``own`` names the
+    task's keys that replace them)."""
+    from hydra.utils import get_object
+
+    data = cfg.get("dataset")
+    target = get_object(str(data._target_)) if isinstance(data, DictConfig) else None
+    name = data.get("name") if isinstance(data, DictConfig) else data
+    require(
+        isinstance(target, type) and issubclass(target, dataset),
+        "dataset",
+        f"{task} {needs}, got {name!r}",
+    )
+    for key in ("model", "trainer", "evaluator"):
+        require(cfg.get(key) is None, key, f"unused by {task} ({own}): set it to null")
+    require(
+        not cfg.get("evaluators"),
+        "evaluators",
+        f"{task} makes no latents for further evaluators to score: evaluators=none",
     )
 
 

@@ -23,7 +23,6 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 from annotated_types import Ge, Gt
-from hydra.utils import get_object
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
@@ -31,7 +30,11 @@ from topoexp import io
 from topoexp.config.markers import ArgumentError
 from topoexp.config.validate import require
 from topoexp.tasks.base import RunContext, TaskResult
-from topoexp.tasks.composition import check_objective_metric, regulariser_keys
+from topoexp.tasks.composition import (
+    check_objective_metric,
+    check_self_contained,
+    regulariser_keys,
+)
 
 __all__ = ["PAPER", "CorelToyTask", "ThreeGaussians", "toy_panels"]
 
@@ -102,25 +105,12 @@ class CorelToyTask:
     def check(self, cfg: DictConfig) -> None:
         names = [f"death_time.{s}.{at}" for s in STATISTICS for at in self._labels()]
         check_objective_metric(cfg, names, "task=corel_toy")
-        data = cfg.get("dataset")
-        target = get_object(str(data._target_)) if isinstance(data, DictConfig) else None
-        require(
-            isinstance(target, type) and issubclass(target, ThreeGaussians),
-            "dataset",
-            "task=corel_toy maps COREL's three Gaussians (+experiment=corel_toy), got "
-            f"{data.get('name') if isinstance(data, DictConfig) else data!r}",
-        )
-        for key in ("model", "trainer", "evaluator"):
-            require(
-                cfg.get(key) is None,
-                key,
-                "unused by task=corel_toy (its MLP and training are task.hidden, task.lr, ...): "
-                "set it to null",
-            )
-        require(
-            not cfg.get("evaluators"),
-            "evaluators",
-            "task=corel_toy makes no latents for further evaluators to score: evaluators=none",
+        check_self_contained(
+            cfg,
+            "task=corel_toy",
+            ThreeGaussians,
+            "maps COREL's three Gaussians (+experiment=corel_toy)",
+            "its MLP and training are task.hidden, task.lr, ...",
         )
         keys = regulariser_keys(cfg)
         others = [k for k in keys if k != "loss.connectivity"]

@@ -20,7 +20,6 @@ from typing import Annotated, Literal
 import numpy as np
 import torch
 from annotated_types import Ge, Gt
-from hydra.utils import get_object
 from omegaconf import DictConfig
 
 from topoexp.config.markers import ArgumentError
@@ -34,7 +33,11 @@ from topoexp.optimise.regression_sweep import (
     write_study,
 )
 from topoexp.tasks.base import RunContext, TaskResult
-from topoexp.tasks.composition import check_objective_metric, regulariser_keys
+from topoexp.tasks.composition import (
+    check_objective_metric,
+    check_self_contained,
+    regulariser_keys,
+)
 
 __all__ = ["RegressionSweepTask"]
 
@@ -96,21 +99,12 @@ class RegressionSweepTask:
 
     def check(self, cfg: DictConfig) -> None:
         check_objective_metric(cfg, METRICS, "task=regression_sweep")
-        data = cfg.get("dataset")
-        target = get_object(str(data._target_)) if isinstance(data, DictConfig) else None
-        require(
-            isinstance(target, type) and issubclass(target, RegressionDraws),
-            "dataset",
-            "task=regression_sweep draws its problems from dataset=problem/regression_draws, "
-            f"got {data.get('name') if isinstance(data, DictConfig) else data!r}",
-        )
-        for key in ("model", "trainer", "evaluator"):
-            require(cfg.get(key) is None, key, "unused by task=regression_sweep: set it to null")
-        require(
-            not cfg.get("evaluators"),
-            "evaluators",
-            "task=regression_sweep makes no latents for further evaluators to score: "
-            "evaluators=none",
+        check_self_contained(
+            cfg,
+            "task=regression_sweep",
+            RegressionDraws,
+            "draws its problems from dataset=problem/regression_draws",
+            "its fits are task.methods, task.steps, task.lr, ...",
         )
         for key in regulariser_keys(cfg):
             require(
