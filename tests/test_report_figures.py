@@ -65,3 +65,11 @@ def test_the_page_says_where_each_figure_comes_from():
     drawn = FigureSpec(path="a.png", caption="A", build=build)
     assert figure_origin(drawn) == "drawn by `make report` from `results/spheres/runs`"
     assert "committed image" in figure_origin(FigureSpec(path="b.png", caption="B"))
+
+
+def test_every_figure_kind_of_the_spec_has_a_builder():
+    from typing import get_args
+
+    from topoexp.report.figures import BUILDERS
+
+    assert set(get_args(FigureBuildSpec.model_fields["kind"].annotation)) == set(BUILDERS)
